@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * One cgroup interface, two backends (v1 and v2), chosen once by probing the
+ * host's layout. Strata only ever touches its own subtree (`strata/<name>` in
+ * each hierarchy, the subtree name is configurable), never the host's cgroups.
+ *
+ * The caller never tests for v1 or v2: every difference lives behind
+ * struct ksal_cgroup_ops in cgroup.c / cgroup_v1.c / cgroup_v2.c.
+ */
+#ifndef STRATA_KSAL_CGROUP_H
+#define STRATA_KSAL_CGROUP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ksal/error.h"
+
+enum ksal_cgroup_layout { KSAL_CG_V1, KSAL_CG_HYBRID, KSAL_CG_V2 };
+
+struct ksal_cgroup_mgr; /* one per daemon: layout, mount points, subtree */
+struct ksal_cgroup;	/* one container's cgroup in every hierarchy */
+
+/*
+ * root: where cgroup filesystems are mounted (NULL: /sys/fs/cgroup); tests
+ * point it at a fake tree or a private cgroup2 mount. subtree: Strata's
+ * top-level directory name in each hierarchy (e.g. "strata").
+ */
+int ksal_cgroup_mgr_new(const char *root, const char *subtree, struct ksal_cgroup_mgr **out,
+			struct st_error **err);
+void ksal_cgroup_mgr_free(struct ksal_cgroup_mgr *m);
+enum ksal_cgroup_layout ksal_cgroup_mgr_layout(const struct ksal_cgroup_mgr *m);
+const char *ksal_cgroup_layout_name(enum ksal_cgroup_layout l); /* "v1", "hybrid", "v2" */
+/* Controllers available to Strata, e.g. "cpu,cpuacct,memory,pids,...". */
+const char *ksal_cgroup_mgr_controllers(const struct ksal_cgroup_mgr *m);
+
+/* Create (or, if it exists, open) <subtree>/<name> in every hierarchy. */
+int ksal_cgroup_create(struct ksal_cgroup_mgr *m, const char *name, struct ksal_cgroup **out,
+		       struct st_error **err);
+/* Open an existing one (daemon restart); -ENOENT if it does not exist. */
+int ksal_cgroup_open(struct ksal_cgroup_mgr *m, const char *name, struct ksal_cgroup **out,
+		     struct st_error **err);
+void ksal_cgroup_free(struct ksal_cgroup *cg); /* frees the handle only */
+
+/* v2: an O_DIRECTORY fd for clone3(CLONE_INTO_CGROUP); -1 on v1/hybrid. */
+int ksal_cgroup_clone_fd(struct ksal_cgroup *cg);
+/* Move a task into the cgroup in every hierarchy. */
+int ksal_cgroup_attach(struct ksal_cgroup *cg, pid_t pid, struct st_error **err);
+
+/*
+ * Prepare the cgroup for a container's own cgroup namespace: make it
+ * writable where systemd inside needs it (the named systemd hierarchy on v1,
+ * the delegated subtree on v2), owned by host uid/gid (the container's root
+ * when it has a user namespace; pass 0/0 for privileged containers).
+ */
+int ksal_cgroup_delegate(struct ksal_cgroup *cg, uid_t uid, gid_t gid, struct st_error **err);
+
+/* Device allowlist: devices cgroup on v1, an eBPF device program on v2. */
+struct ksal_cgroup_dev {
+	char type;	    /* 'c', 'b' or 'a' */
+	int64_t major;	    /* -1 = any */
+	int64_t minor;	    /* -1 = any */
+	const char *access; /* "rwm" subset */
+};
+int ksal_cgroup_devices_set(struct ksal_cgroup *cg, const struct ksal_cgroup_dev *allow, size_t n,
+			    struct st_error **err);
+
+/* Limits. -1 (or NULL for strings) in a field means "leave as is". */
+#define KSAL_CG_UNLIMITED INT64_MAX
+struct ksal_cgroup_limits {
+	int64_t memory_max;   /* bytes, KSAL_CG_UNLIMITED */
+	int64_t swap_max;     /* bytes of swap on top of memory_max */
+	int64_t memory_low;   /* bytes, protected minimum */
+	int64_t cpu_weight;   /* vzctl cpuunits 8..500000; mapped to shares/weight */
+	int64_t cpu_quota_us; /* with cpu_period_us; KSAL_CG_UNLIMITED = no cap */
+	int64_t cpu_period_us;
+	const char *cpuset_cpus; /* "0-1" */
+	int64_t pids_max;	 /* KSAL_CG_UNLIMITED */
+	int64_t io_weight;	 /* vzctl ioprio 0..7 mapped to weight */
+	const char *io_device;	 /* "MAJ:MIN" for throttles */
+	int64_t io_bps_max;	 /* bytes/s read and write */
+	int64_t io_iops_max;
+};
+void ksal_cgroup_limits_init(struct ksal_cgroup_limits *l); /* all "leave as is" */
+int ksal_cgroup_apply(struct ksal_cgroup *cg, const struct ksal_cgroup_limits *l,
+		      struct st_error **err);
+
+struct ksal_cgroup_stats {
+	uint64_t cpu_usage_ns;
+	uint64_t memory_current, memory_peak, memory_max;
+	uint64_t swap_current;
+	uint64_t memory_failcnt; /* v1 failcnt or v2 memory.events max */
+	uint64_t oom_kills;	 /* memory.oom_control oom_kill / memory.events oom_kill */
+	uint64_t pids_current, pids_max;
+	uint64_t io_read_bytes, io_write_bytes, io_read_ops, io_write_ops;
+};
+int ksal_cgroup_stats(struct ksal_cgroup *cg, struct ksal_cgroup_stats *out, struct st_error **err);
+
+/* pids of every task in the cgroup (malloc'd array). */
+int ksal_cgroup_pids(struct ksal_cgroup *cg, pid_t **pids, size_t *n, struct st_error **err);
+bool ksal_cgroup_is_empty(struct ksal_cgroup *cg);
+int ksal_cgroup_freeze(struct ksal_cgroup *cg, bool frozen, struct st_error **err);
+/* SIGKILL every task (cgroup.kill on v2; freeze, kill, thaw on v1) and wait
+ * until the cgroup is empty or timeout_ms passes. */
+int ksal_cgroup_kill_all(struct ksal_cgroup *cg, int timeout_ms, struct st_error **err);
+/* Remove the cgroup (and any child cgroups the container made) everywhere. */
+int ksal_cgroup_destroy(struct ksal_cgroup *cg, struct st_error **err);
+/* Path of the cgroup in one controller's hierarchy (for state files/CRIU). */
+const char *ksal_cgroup_path(struct ksal_cgroup *cg, const char *controller);
+
+#endif

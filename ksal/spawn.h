@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Creating a container's init, and entering a running container.
+ *
+ * ksal_spawn() does steps 5-7 of DESIGN.md's start sequence: clone3 with new
+ * namespaces and CLONE_PIDFD (CLONE_INTO_CGROUP when a cgroup fd is given),
+ * parent and child synchronised over a socketpair; the parent writes id maps
+ * and runs the caller's hook (cgroup attach on v1, network setup), the child
+ * sets up its root (private propagation, pivot_root, /proc, /sys, /dev,
+ * masked paths, hostname), rlimits, capability bounding set, seccomp, and
+ * execs the init. Any failure on either side is reported through *err with
+ * the step that failed, and leaves no process behind.
+ */
+#ifndef STRATA_KSAL_SPAWN_H
+#define STRATA_KSAL_SPAWN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include "ksal/error.h"
+
+/* One id-map line: inside id, outside (host) id, count. */
+struct ksal_idmap {
+	uint32_t inside, outside, count;
+};
+
+/* A bind mount made inside the container before pivot_root. */
+struct ksal_bind {
+	const char *source; /* host path */
+	const char *target; /* path inside the container's root */
+	bool readonly;
+	bool create_file; /* create target as a file (else a directory) if missing */
+};
+
+struct ksal_rlimit {
+	int resource;
+	struct rlimit lim;
+};
+
+struct ksal_spawn_cfg {
+	const char *rootfs;   /* composed root, already mounted */
+	const char *hostname; /* NULL: leave */
+	char *const *argv;    /* init and its arguments, path inside rootfs */
+	char *const *envp;
+
+	/* Namespaces: pid, mount, uts, ipc, cgroup, time are always new. */
+	bool new_net; /* false: share the host's (privileged only) */
+	bool userns;  /* new user namespace with these maps */
+	const struct ksal_idmap *uid_map;
+	size_t n_uid_map;
+	const struct ksal_idmap *gid_map;
+	size_t n_gid_map;
+
+	int cgroup_fd; /* v2: CLONE_INTO_CGROUP fd; -1 otherwise */
+
+	/* Runs in the parent after id maps are written and before the child
+	 * goes on: attach to v1 cgroups, create and move veths... pidfd is the
+	 * child's. Return <0 and fill err to abort the start. */
+	int (*parent_hook)(pid_t pid, int pidfd, void *data, struct st_error **err);
+	void *hook_data;
+
+	const struct ksal_bind *binds;
+	size_t n_binds;
+	const char *const *masked_paths;   /* NULL-terminated; /dev/null or empty tmpfs over them */
+	const char *const *readonly_paths; /* NULL-terminated */
+	const struct ksal_rlimit *rlimits;
+	size_t n_rlimits;
+
+	uint64_t cap_drop; /* bitmask of CAP_* (1ULL << cap) dropped from the bounding set */
+	int seccomp_fd;	   /* a memfd holding a compiled BPF program (ksal_seccomp_*), -1: none */
+
+	/* The init's stdin/stdout/stderr (a console pty slave, or /dev/null);
+	 * -1 each for /dev/null. Every other fd is closed in the child. */
+	int stdio[3];
+	int console_fd; /* pty slave bind-mounted on /dev/console; -1: none */
+};
+
+struct ksal_spawned {
+	pid_t pid;
+	int pidfd;
+	uint64_t start_time; /* /proc/PID/stat field 22, to guard re-adoption */
+};
+
+int ksal_spawn(const struct ksal_spawn_cfg *cfg, struct ksal_spawned *out, struct st_error **err);
+
+/* The start time (clock ticks since boot, /proc/PID/stat field 22) of pid. */
+int ksal_pid_start_time(pid_t pid, uint64_t *out);
+/* Open a pidfd for pid only if its start time still matches (re-adoption
+ * after a daemon restart, guarded against pid reuse). -ESRCH otherwise. */
+int ksal_pidfd_adopt(pid_t pid, uint64_t start_time, int *pidfd, struct st_error **err);
+
+/* Run argv inside the running container whose init has pidfd `init_pidfd`:
+ * join all its namespaces (and cgroup via cgroup_fd if >= 0 else the init's),
+ * drop to the same bounding set and seccomp filter, exec. stdio as above.
+ * Returns the new process's pid and pidfd (a child of the caller). */
+struct ksal_enter_cfg {
+	int init_pidfd;
+	pid_t init_pid;
+	char *const *argv;
+	char *const *envp;
+	const char *cwd; /* NULL: "/" */
+	int stdio[3];
+	bool setsid_ctty; /* make stdio[0] the controlling tty (enter, exec -t) */
+	uint64_t cap_drop;
+	int seccomp_fd;
+	int cgroup_procs_fd; /* fd of a cgroup.procs to join (v1/v2), -1: none */
+};
+int ksal_enter(const struct ksal_enter_cfg *cfg, struct ksal_spawned *out, struct st_error **err);
+
+/* The default seccomp filter of a system container (kexec, modules,
+ * open_by_handle_at, perf_event_open, bpf, keyrings refused with EPERM),
+ * compiled once into a sealed memfd. */
+int ksal_seccomp_default(int *memfd, struct st_error **err);
+
+/* Capability names <-> numbers ("sys_admin", "CAP_SYS_ADMIN" both accepted). */
+int ksal_cap_from_name(const char *name);
+const char *ksal_cap_name(int cap);
+/* The default bounding-set drop mask of a system container. */
+uint64_t ksal_cap_default_drop(void);
+
+#endif
