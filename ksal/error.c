@@ -79,7 +79,14 @@ int st_error_prefix(struct st_error **err, const char *fmt, ...)
 	if (vasprintf(&ctx, fmt, ap) < 0)
 		ctx = NULL;
 	va_end(ap);
-	if (ctx && asprintf(&msg, "%s: %s", ctx, (*err)->msg) >= 0) {
+	if (ctx) {
+		/* Accept "start 101" and "start 101: " alike: one separator. */
+		size_t n = strlen(ctx);
+
+		while (n > 0 && (ctx[n - 1] == ' ' || ctx[n - 1] == ':'))
+			ctx[--n] = '\0';
+	}
+	if (ctx && *ctx && asprintf(&msg, "%s: %s", ctx, (*err)->msg) >= 0) {
 		free((*err)->msg);
 		(*err)->msg = msg;
 	}

@@ -34,6 +34,14 @@ if [ -x "$WRAP" ] && criu_usable "$WRAP"; then
 	exit 0
 fi
 
+# One provisioning at a time (parallel CI jobs, demo and tests together).
+mkdir -p "$PREFIX"
+exec 9>"$PREFIX/.provision.lock"
+flock 9
+if [ -x "$WRAP" ] && criu_usable "$WRAP"; then
+	exit 0 # another run finished it while we waited
+fi
+
 sys=$(command -v criu || true)
 if [ -n "$sys" ] && criu_usable "$sys"; then
 	log "using the distribution's CRIU ($("$sys" --version | awk '/^Version:/ {print $2}'))"
