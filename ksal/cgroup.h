@@ -42,7 +42,8 @@ int ksal_cgroup_open(struct ksal_cgroup_mgr *m, const char *name, struct ksal_cg
 		     struct st_error **err);
 void ksal_cgroup_free(struct ksal_cgroup *cg); /* frees the handle only */
 
-/* v2: an O_DIRECTORY fd for clone3(CLONE_INTO_CGROUP); -1 on v1/hybrid. */
+/* v2: an O_DIRECTORY fd for clone3(CLONE_INTO_CGROUP); -1 on v1/hybrid.
+ * The handle owns it (valid until ksal_cgroup_free; do not close it). */
 int ksal_cgroup_clone_fd(struct ksal_cgroup *cg);
 /* Move a task into the cgroup in every hierarchy. */
 int ksal_cgroup_attach(struct ksal_cgroup *cg, pid_t pid, struct st_error **err);
@@ -107,5 +108,32 @@ int ksal_cgroup_kill_all(struct ksal_cgroup *cg, int timeout_ms, struct st_error
 int ksal_cgroup_destroy(struct ksal_cgroup *cg, struct st_error **err);
 /* Path of the cgroup in one controller's hierarchy (for state files/CRIU). */
 const char *ksal_cgroup_path(struct ksal_cgroup *cg, const char *controller);
+
+/*
+ * Unit conversions (added by the cgroup area). Range-checked by
+ * ksal_cgroup_apply, these only map and clamp:
+ * cpuunits 8..500000 (vzctl default 1000) -> v1 cpu.shares: 1000 units = 1024
+ * shares, linear, clamped to the kernel's 2..262144; -> v2 cpu.weight:
+ * units / 10 rounded, clamped to 1..10000 (1000 -> 100, ratios kept between
+ * 10 and 100000 units). ioprio 0..7 -> weight 100..1000 (blkio.weight on v1,
+ * io.weight on v2): 100 + prio * 900 / 7.
+ */
+/*
+ * Notes on the mapping (cgroup area):
+ * - swap_max where the kernel has no swap accounting (no memsw files / no
+ *   memory.swap.max): KSAL_CG_UNLIMITED is a no-op, 0 is a no-op when the
+ *   host has no active swap, anything else is refused (ST_EXIT_NOFEATURE).
+ * - io_bps_max/io_iops_max need io_device, except KSAL_CG_UNLIMITED, which
+ *   without a device is a no-op.
+ * - stats: "no limit" reads as (uint64_t)KSAL_CG_UNLIMITED; on v1
+ *   memory_failcnt is memory.failcnt + memory.memsw.failcnt (Linux 6.x keeps
+ *   no failcnt on memsw, so with swap 0 only oom_kills shows an OOM).
+ */
+#define KSAL_CG_CPUUNITS_MIN 8
+#define KSAL_CG_CPUUNITS_MAX 500000
+#define KSAL_CG_CPUUNITS_DEFAULT 1000
+int64_t ksal_cgroup_cpuunits_to_shares(int64_t units);
+int64_t ksal_cgroup_cpuunits_to_weight(int64_t units);
+int64_t ksal_cgroup_ioprio_to_weight(int64_t prio);
 
 #endif
