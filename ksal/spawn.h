@@ -26,6 +26,20 @@ struct ksal_idmap {
 	uint32_t inside, outside, count;
 };
 
+/*
+ * Id maps. Valid: 1..340 lines (the kernel's limit), every count > 0, no
+ * range running past 4294967294, inside ranges pairwise disjoint and
+ * outside ranges pairwise disjoint. `what` names the map in messages
+ * ("uid map"). ksal_idmap_format() validates and writes the text
+ * /proc/PID/uid_map takes: "inside outside count\n" per line.
+ */
+int ksal_idmap_validate(const char *what, const struct ksal_idmap *map, size_t n,
+			struct st_error **err);
+int ksal_idmap_format(const char *what, const struct ksal_idmap *map, size_t n, char **out,
+		      struct st_error **err);
+/* The host id of an inside id, -1 if it is not mapped. */
+int64_t ksal_idmap_to_host(const struct ksal_idmap *map, size_t n, uint32_t inside);
+
 /* A bind mount made inside the container before pivot_root. */
 struct ksal_bind {
 	const char *source; /* host path */
@@ -40,12 +54,15 @@ struct ksal_rlimit {
 };
 
 struct ksal_spawn_cfg {
-	const char *rootfs;   /* composed root, already mounted */
+	const char *rootfs;   /* composed root, already mounted; with userns its
+			       * parents must be searchable by the mapped root */
 	const char *hostname; /* NULL: leave */
-	char *const *argv;    /* init and its arguments, path inside rootfs */
-	char *const *envp;
+	char *const *argv;    /* init and its arguments, path inside rootfs; a name
+			       * without '/' is searched in envp's PATH (or a default) */
+	char *const *envp;    /* NULL: empty environment */
 
-	/* Namespaces: pid, mount, uts, ipc, cgroup, time are always new. */
+	/* Namespaces: pid, mount, uts, ipc, cgroup, time are always new (the
+	 * cgroup ns is rooted where the child is after parent_hook ran). */
 	bool new_net; /* false: share the host's (privileged only) */
 	bool userns;  /* new user namespace with these maps */
 	const struct ksal_idmap *uid_map;
@@ -75,6 +92,13 @@ struct ksal_spawn_cfg {
 	 * -1 each for /dev/null. Every other fd is closed in the child. */
 	int stdio[3];
 	int console_fd; /* pty slave bind-mounted on /dev/console; -1: none */
+
+	/* Mount /sys/fs/cgroup as systemd-nspawn does, after this host's
+	 * layout: a read-only tmpfs holding every v1 hierarchy (controllers
+	 * read-only, named ones such as name=systemd writable) and cgroup2
+	 * (writable), or cgroup2 on /sys/fs/cgroup on a pure v2 host. The
+	 * cgroup namespace roots them all at the container's cgroups. */
+	bool cgroupfs;
 };
 
 struct ksal_spawned {
@@ -92,9 +116,13 @@ int ksal_pid_start_time(pid_t pid, uint64_t *out);
 int ksal_pidfd_adopt(pid_t pid, uint64_t start_time, int *pidfd, struct st_error **err);
 
 /* Run argv inside the running container whose init has pidfd `init_pidfd`:
- * join all its namespaces (and cgroup via cgroup_fd if >= 0 else the init's),
- * drop to the same bounding set and seccomp filter, exec. stdio as above.
- * Returns the new process's pid and pidfd (a child of the caller). */
+ * join the cgroup of cgroup_procs_fd if >= 0 (else it stays in the caller's),
+ * then every namespace of the init that differs from the caller's, become
+ * root of its user namespace, setsid (and TIOCSCTTY on stdin if
+ * setsid_ctty), drop to the given bounding set and seccomp filter, exec.
+ * stdio as above. Returns the new process's pid and pidfd: a child of the
+ * caller (clone3 CLONE_PARENT from an intermediate), waitable by either.
+ * A failed exec is an error naming the path, with no process left. */
 struct ksal_enter_cfg {
 	int init_pidfd;
 	pid_t init_pid;
@@ -106,6 +134,12 @@ struct ksal_enter_cfg {
 	uint64_t cap_drop;
 	int seccomp_fd;
 	int cgroup_procs_fd; /* fd of a cgroup.procs to join (v1/v2), -1: none */
+	/* more cgroup.procs fds to join, e.g. one per v1 hierarchy on a hybrid
+	 * host (NULL/0: none); joined before any namespace */
+	const int *cgroup_procs_fds;
+	size_t n_cgroup_procs_fds;
+	const struct ksal_rlimit *rlimits; /* the container's, as its init got them */
+	size_t n_rlimits;
 };
 int ksal_enter(const struct ksal_enter_cfg *cfg, struct ksal_spawned *out, struct st_error **err);
 

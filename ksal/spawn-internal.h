@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Shared by spawn.c, spawn-root.c and enter.c: the parent/child sync
+ * protocol and the child's last steps before exec.
+ *
+ * The sync socket is a SOCK_SEQPACKET pair, close-on-exec on both ends. The
+ * child sends at most a pid message (enter) and one error message; the
+ * parent reads until EOF, which comes when every child copy of the socket
+ * is gone: closed by a successful execve or by the child's exit.
+ *
+ * Child code runs right after clone3 in a copy of a possibly larger
+ * process: it allocates nothing (fixed buffers, checked snprintf) and
+ * leaves with _exit().
+ */
+#ifndef STRATA_KSAL_SPAWN_INTERNAL_H
+#define STRATA_KSAL_SPAWN_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "ksal/spawn.h"
+
+enum { KSAL_SYNC_GO = 1, KSAL_SYNC_ERROR = 2, KSAL_SYNC_PID = 3 };
+/* value of an error message: which step failed */
+enum { KSAL_STEP_SETUP = 0, KSAL_STEP_EXEC = 1 };
+
+struct ksal_sync_msg {
+	int32_t kind;
+	int32_t errnum;
+	int64_t value;
+	char msg[1024];
+};
+
+/* Child: report "msg: strerror(errnum)" to the parent; returns -1. */
+int ksal_child_fail(int sync, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The same for the final execve (value KSAL_STEP_EXEC). */
+int ksal_child_fail_exec(int sync, int errnum, const char *path);
+int ksal_child_send(int sync, int kind, int64_t value);
+/* The next message; 1 got one, 0 EOF, -ETIMEDOUT after timeout_ms (-1:
+ * wait forever), -errno on error. */
+int ksal_sync_recv(int sync, struct ksal_sync_msg *m, int timeout_ms);
+/* How long a parent waits for its child's setup and exec. */
+#define KSAL_SYNC_TIMEOUT_MS 30000
+
+struct ksal_exec_params {
+	int sync;
+	const int *stdio; /* [3], -1: /dev/null */
+	bool ctty;	  /* make stdin the controlling tty (after setsid) */
+	const char *cwd;  /* NULL: leave */
+	uint64_t cap_drop;
+	int seccomp_fd;
+	char *const *argv;
+	char *const *envp;
+};
+/* Child: stdio, close every other fd, bounding set, seccomp, execve.
+ * Returns only on failure, after reporting it. */
+int ksal_child_exec(const struct ksal_exec_params *p);
+
+/* The host's cgroup hierarchies, read by the parent before clone3, so the
+ * child (cfg->cgroupfs) can mount the same ones in the container. */
+#define KSAL_CGROUPFS_MAX 32
+struct ksal_cgroupfs_plan {
+	size_t n;
+	bool v2_only; /* cgroup2 on /sys/fs/cgroup itself */
+	struct {
+		char dir[64];	/* under /sys/fs/cgroup, "" for v2_only */
+		char data[256]; /* mount options: "cpu", "none,name=systemd,xattr" */
+		bool v2, ro;
+	} h[KSAL_CGROUPFS_MAX];
+};
+int ksal_cgroupfs_plan(struct ksal_cgroupfs_plan *plan, struct st_error **err);
+/* The same from mountinfo text (tests). */
+int ksal_cgroupfs_plan_parse(FILE *mountinfo, struct ksal_cgroupfs_plan *plan,
+			     struct st_error **err);
+
+/* Child of ksal_spawn: mounts and pivot_root into cfg->rootfs. */
+int ksal_child_setup_root(const struct ksal_spawn_cfg *cfg, const struct ksal_cgroupfs_plan *plan,
+			  int sync);
+
+#endif
