@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "ksal/error.h"
 
@@ -72,5 +73,42 @@ int ksal_neigh_proxy_del(struct ksal_nl *nl, const char *ifname, const struct ks
 /* Token-bucket rate limit (bits/s) on a link's egress; 0 removes it. */
 int ksal_tc_rate_set(struct ksal_nl *nl, const char *ifname, uint64_t bits_per_sec,
 		     struct st_error **err);
+
+/* Additions (issue 6). */
+
+/* Write value to a sysctl file, path relative to /proc/sys ("net/ipv4/ip_forward")
+ * or absolute, in the caller's current network namespace. */
+int ksal_sysctl_set(const char *path, const char *value, struct st_error **err);
+/* The same, in the network namespace nl is bound to. */
+int ksal_nl_sysctl_set(struct ksal_nl *nl, const char *path, const char *value,
+		       struct st_error **err);
+/* Read a sysctl (trailing newline removed) in nl's namespace; *out is malloc'd. */
+int ksal_nl_sysctl_get(struct ksal_nl *nl, const char *path, char **out, struct st_error **err);
+/* Move a link into the network namespace of process pid (IFLA_NET_NS_PID). */
+int ksal_link_move_netns_pid(struct ksal_nl *nl, const char *ifname, pid_t pid,
+			     struct st_error **err);
+/* The rate (bits/s) of the tbf qdisc at the root of ifname; 0 when there is none. */
+int ksal_tc_rate_get(struct ksal_nl *nl, const char *ifname, uint64_t *bits_per_sec,
+		     struct st_error **err);
+/* "10.0.0.5/32" style, prefix printed as the host default when -1. */
+const char *ksal_ipaddr_str_prefix(const struct ksal_ipaddr *a, char *buf, size_t len);
+/* Host prefix of a's family: 32 or 128. */
+int ksal_ipaddr_host_prefix(const struct ksal_ipaddr *a);
+/* Same family and address; prefixes are not compared. */
+bool ksal_ipaddr_equal(const struct ksal_ipaddr *a, const struct ksal_ipaddr *b);
+/* a lies in the subnet net (net's prefix; -1 counts as the host prefix). */
+bool ksal_ipaddr_in_subnet(const struct ksal_ipaddr *a, const struct ksal_ipaddr *net);
+/* a is net's network address or, for IPv4, its broadcast address: no
+ * container may take it. Never true for /31, /32, /127, /128. */
+bool ksal_ipaddr_is_network(const struct ksal_ipaddr *a, const struct ksal_ipaddr *net);
+/* `--ipadd auto`: the lowest address of pool (e.g. 10.77.0.1/16, whose own
+ * address stays reserved for the host) that is neither its network nor
+ * broadcast address nor in used[0..n). -ENOSPC, ST_EXIT_NORESOURCE when full. */
+int ksal_ipaddr_pool_next(const struct ksal_ipaddr *pool, const struct ksal_ipaddr *used, size_t n,
+			  struct ksal_ipaddr *out, struct st_error **err);
+/* Whether a is taken in nl's namespace: a local address of any device, or a
+ * host route (/32, /128) to it, as a routed container's address has. */
+int ksal_ipaddr_in_use(struct ksal_nl *nl, const struct ksal_ipaddr *a, bool *in_use,
+		       struct st_error **err);
 
 #endif
