@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cli/client.h"
+#include "ksal/cleanup.h"
+#include "ksal/log.h"
+#include "runtime/api.h"
+
+struct st_client {
+	int fd;
+	char *path;
+	char *buf; /* bytes received and not yet consumed */
+	size_t len, cap;
+	size_t start; /* first unconsumed byte */
+};
+
+const char *st_client_socket_path(const char *override)
+{
+	const char *env;
+
+	if (override && *override)
+		return override;
+	env = getenv("STRATA_SOCKET");
+	if (env && *env)
+		return env;
+	return STRATA_API_DEFAULT_SOCKET;
+}
+
+void st_client_free(struct st_client *c)
+{
+	if (!c)
+		return;
+	closep(&c->fd);
+	free(c->path);
+	free(c->buf);
+	free(c);
+}
+
+int st_client_fd(const struct st_client *c)
+{
+	return c->fd;
+}
+
+int st_client_connect(const char *path, struct st_client **out, struct st_error **err)
+{
+	_cleanup_(st_client_freep) struct st_client *c = NULL;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t plen = strlen(path);
+
+	if (plen == 0 || plen >= sizeof(sa.sun_path))
+		return st_error_setx(err, ST_EXIT_NODAEMON, ENAMETOOLONG,
+				     "cannot reach stratad at %s", path);
+	memcpy(sa.sun_path, path, plen + 1);
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return st_error_set(err, ENOMEM, "connect to stratad");
+	c->fd = -EBADF;
+	c->path = strdup(path);
+	if (!c->path)
+		return st_error_set(err, ENOMEM, "connect to stratad");
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0)
+		return st_error_set(err, errno, "create a socket for stratad");
+	while (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (errno == EINTR)
+			continue;
+		return st_error_setx(err, ST_EXIT_NODAEMON, 0,
+				     "cannot reach stratad at %s: %s (is stratad running?)", path,
+				     strerror(errno));
+	}
+	st_trace("connected to stratad at %s", path);
+	*out = take_ptr(c);
+	return 0;
+}
+
+int st_client_send(struct st_client *c, json_t *req, const int *fds, size_t nfds,
+		   struct st_error **err)
+{
+	_cleanup_free_ char *line = NULL;
+	_cleanup_free_ char *cbuf = NULL;
+	size_t len, off = 0;
+
+	line = json_dumps(req, JSON_COMPACT);
+	if (!line)
+		return st_error_setx(err, ST_EXIT_PROTOCOL, 0, "encode the request");
+	len = strlen(line);
+	if (len + 1 > STRATA_API_MAX_LINE)
+		return st_error_setx(err, ST_EXIT_PROTOCOL, 0,
+				     "request too long (%zu bytes, at most %d)", len,
+				     STRATA_API_MAX_LINE);
+	line[len++] = '\n'; /* replaces the NUL; len now counts it */
+	st_trace("request: %.*s", (int)len - 1, line);
+
+	if (nfds > 0) {
+		size_t clen = CMSG_SPACE(sizeof(int) * nfds);
+		struct cmsghdr *cm;
+
+		cbuf = calloc(1, clen);
+		if (!cbuf)
+			return st_error_set(err, ENOMEM, "send the request to stratad");
+		struct iovec iov = { .iov_base = line, .iov_len = len };
+		struct msghdr mh = {
+			.msg_iov = &iov,
+			.msg_iovlen = 1,
+			.msg_control = cbuf,
+			.msg_controllen = clen,
+		};
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+		ssize_t n;
+		do
+			n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			return st_error_set(err, errno, "send the request to stratad at %s",
+					    c->path);
+		off = (size_t)n;
+	}
+	while (off < len) {
+		ssize_t n = send(c->fd, line + off, len - off, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return st_error_set(err, errno, "send the request to stratad at %s",
+					    c->path);
+		}
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+int st_client_parse_line(const char *line, size_t len, json_t **event, json_t **result,
+			 struct st_error **err)
+{
+	json_error_t jerr;
+	json_t *j, *ok, *ev;
+
+	j = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!j)
+		return st_error_setx(err, ST_EXIT_PROTOCOL, 0,
+				     "malformed reply from stratad: %s (column %d)", jerr.text,
+				     jerr.column);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return st_error_setx(err, ST_EXIT_PROTOCOL, 0,
+				     "malformed reply from stratad: not a JSON object");
+	}
+	ev = json_object_get(j, "event");
+	if (ev) {
+		if (!json_is_string(ev)) {
+			json_decref(j);
+			return st_error_setx(
+				err, ST_EXIT_PROTOCOL, 0,
+				"malformed event from stratad: \"event\" is not a string");
+		}
+		*event = j;
+		return 1;
+	}
+	ok = json_object_get(j, "ok");
+	if (!json_is_boolean(ok)) {
+		json_decref(j);
+		return st_error_setx(err, ST_EXIT_PROTOCOL, 0,
+				     "malformed reply from stratad: no \"ok\" or \"event\"");
+	}
+	if (json_is_true(ok)) {
+		json_t *res = json_object_get(j, "result");
+		if (result) {
+			if (res)
+				*result = json_incref(res);
+			else
+				*result = json_object();
+		}
+		json_decref(j);
+		return 0;
+	}
+
+	const char *msg = json_string_value(json_object_get(j, "error"));
+	json_t *code = json_object_get(j, "exit");
+	int exit_code = ST_EXIT_FAILED;
+
+	if (json_is_integer(code) && json_integer_value(code) > 0 && json_integer_value(code) < 256)
+		exit_code = (int)json_integer_value(code);
+	st_error_setx(err, exit_code, 0, "%s", msg && *msg ? msg : "stratad reported an error");
+	json_decref(j);
+	return -1;
+}
+
+/* Read more bytes into c->buf; 0 on EOF, >0 bytes read, <0 error. */
+static ssize_t client_fill(struct st_client *c, struct st_error **err)
+{
+	ssize_t n;
+
+	if (c->start > 0 && c->start == c->len) {
+		c->start = c->len = 0;
+	} else if (c->start > 0 && c->len == c->cap) {
+		memmove(c->buf, c->buf + c->start, c->len - c->start);
+		c->len -= c->start;
+		c->start = 0;
+	}
+	if (c->len == c->cap) {
+		size_t ncap = c->cap ? c->cap * 2 : 4096;
+		char *nb;
+
+		if (c->len - c->start > STRATA_API_MAX_LINE)
+			return st_error_setx(err, ST_EXIT_PROTOCOL, 0,
+					     "reply line from stratad longer than %d bytes",
+					     STRATA_API_MAX_LINE);
+		nb = realloc(c->buf, ncap);
+		if (!nb)
+			return st_error_set(err, ENOMEM, "read the reply from stratad");
+		c->buf = nb;
+		c->cap = ncap;
+	}
+	do
+		n = read(c->fd, c->buf + c->len, c->cap - c->len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return st_error_set(err, errno, "read the reply from stratad at %s", c->path);
+	c->len += (size_t)n;
+	return n;
+}
+
+int st_client_read_reply(struct st_client *c, st_client_event_fn on_event, void *data,
+			 json_t **result, struct st_error **err)
+{
+	size_t scanned = c->start;
+
+	for (;;) {
+		char *nl = NULL;
+
+		if (c->buf && c->len > scanned)
+			nl = memchr(c->buf + scanned, '\n', c->len - scanned);
+		if (!nl) {
+			size_t consumed = c->start;
+			ssize_t n = client_fill(c, err);
+
+			if (n < 0)
+				return (int)n;
+			/* client_fill may have moved the data to the front */
+			scanned = scanned - consumed + c->start;
+			if (n == 0)
+				return st_error_setx(
+					err, ST_EXIT_PROTOCOL, 0,
+					"stratad at %s closed the connection before replying",
+					c->path);
+			continue;
+		}
+
+		char *line = c->buf + c->start;
+		size_t llen = (size_t)(nl - line);
+		json_t *event = NULL;
+		int r;
+
+		c->start += llen + 1;
+		scanned = c->start;
+		if (llen == 0)
+			continue;
+		st_trace("reply: %.*s", (int)llen, line);
+		r = st_client_parse_line(line, llen, &event, result, err);
+		if (r <= 0)
+			return r;
+		if (on_event) {
+			r = on_event(event, data, err);
+			json_decref(event);
+			if (r < 0)
+				return r;
+		} else {
+			json_decref(event);
+		}
+	}
+}
+
+const char *st_client_buffered(const struct st_client *c, size_t *len)
+{
+	*len = c->len - c->start;
+	return c->buf ? c->buf + c->start : "";
+}
+
+int st_client_call(const char *path, json_t *req, const int *fds, size_t nfds,
+		   st_client_event_fn on_event, void *data, json_t **result, struct st_error **err)
+{
+	_cleanup_client_ struct st_client *c = NULL;
+	int r;
+
+	r = st_client_connect(path, &c, err);
+	if (r < 0)
+		return r;
+	r = st_client_send(c, req, fds, nfds, err);
+	if (r < 0)
+		return r;
+	return st_client_read_reply(c, on_event, data, result, err);
+}

@@ -1,0 +1,687 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * strata end to end: the real CLI binary against a real, private stratad
+ * (its own strata.conf, socket and directories under /tmp/stcli-XXXXXX),
+ * with a tiny template made from the test rootfs. CTIDs 9201-9299.
+ *
+ * STRATA_CLI and STRATAD override the binaries meson passes in.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <poll.h>
+#include <pty.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+
+#include "cli/client.h"
+#include "ksal/cleanup.h"
+#include "tests/helpers/testutil.h"
+
+#ifndef STRATA_CLI_PATH
+#error "STRATA_CLI_PATH must be set by meson"
+#endif
+#ifndef STRATAD_PATH
+#error "STRATAD_PATH must be set by meson"
+#endif
+
+#define CT "9201"
+#define TEMPLATE "stcli-tiny"
+
+static char *tmp;  /* /tmp/stcli-XXXXXX */
+static char *sock; /* its strata.sock */
+static pid_t daemon_pid = -1;
+
+static const char *cli_path(void)
+{
+	const char *e = getenv("STRATA_CLI");
+	return e && *e ? e : STRATA_CLI_PATH;
+}
+
+static const char *stratad_path(void)
+{
+	const char *e = getenv("STRATAD");
+	return e && *e ? e : STRATAD_PATH;
+}
+
+static char *path_in(const char *sub)
+{
+	char *p = NULL;
+
+	cr_assert_geq(asprintf(&p, "%s/%s", tmp, sub), 0);
+	return p;
+}
+
+/* Run argv with stdin_text on stdin (NULL: /dev/null); stdout and stderr
+ * captured apart. Returns the exit status, 128+signal if killed. */
+static int run(const char *stdin_text, char **out, char **errout, const char *const argv[])
+{
+	_cleanup_free_ char *outp = path_in("out"), *errp = path_in("err");
+	int in[2];
+	pid_t pid;
+	int status;
+
+	cr_assert_eq(pipe2(in, O_CLOEXEC), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int e = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		dup2(in[0], 0);
+		dup2(o, 1);
+		dup2(e, 2);
+		alarm(60);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(in[0]);
+	if (stdin_text)
+		(void)!write(in[1], stdin_text, strlen(stdin_text));
+	close(in[1]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (out)
+		*out = tu_read_file(outp);
+	if (errout)
+		*errout = tu_read_file(errp);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* strata --socket SOCK ARGS... */
+static int strata_in(const char *stdin_text, char **out, char **errout, ...)
+{
+	const char *argv[32] = { cli_path(), "--socket", sock };
+	int argc = 3;
+	va_list ap;
+
+	va_start(ap, errout);
+	for (const char *a = va_arg(ap, const char *); a; a = va_arg(ap, const char *))
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc] = NULL;
+	return run(stdin_text, out, errout, argv);
+}
+#define strata(out, errout, ...) strata_in(NULL, out, errout, __VA_ARGS__, NULL)
+
+static bool daemon_answers(void)
+{
+	_cleanup_error_ struct st_error *e = NULL;
+	json_t *req = json_pack("{s:s}", "verb", "ping");
+	int r = st_client_call(sock, req, NULL, 0, NULL, NULL, NULL, &e);
+
+	json_decref(req);
+	return r == 0;
+}
+
+static void start_daemon(void)
+{
+	_cleanup_free_ char *conf = path_in("strata.conf"), *log = path_in("stratad.log");
+	_cleanup_free_ char *text = NULL;
+
+	cr_assert_geq(asprintf(&text,
+			       "CONF_DIR=\"%1$s/etc/ct\"\n"
+			       "SAMPLES_DIR=\"%1$s/etc/samples\"\n"
+			       "STATE_DIR=\"%1$s/state\"\n"
+			       "RUN_DIR=\"%1$s/run\"\n"
+			       "TEMPLATE_DIR=\"%1$s/templates\"\n"
+			       "PRIVATE_DIR=\"%1$s/private\"\n"
+			       "ROOT_DIR=\"%1$s/root\"\n"
+			       "SOCKET=\"%2$s\"\n"
+			       "CGROUP_SUBTREE=\"stcli-%3$d\"\n"
+			       "LOG_LEVEL=debug\n"
+			       "LOG_FILE=\"%1$s/stratad.log\"\n",
+			       tmp, sock, getpid()),
+		      0);
+	cr_assert_eq(tu_write_file(conf, text), 0);
+
+	daemon_pid = fork();
+	cr_assert_geq(daemon_pid, 0);
+	if (daemon_pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		setsid();
+		execl(stratad_path(), "stratad", "--config", conf, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200; i++) {
+		int status;
+
+		if (daemon_answers())
+			return;
+		if (waitpid(daemon_pid, &status, WNOHANG) == daemon_pid) {
+			_cleanup_free_ char *l = tu_read_file(log);
+			daemon_pid = -1;
+			cr_assert_fail("stratad exited at start (status %d):\n%s", status,
+				       l ? l : "");
+		}
+		usleep(50000);
+	}
+	cr_assert_fail("stratad did not answer on %s within 10 s", sock);
+}
+
+/* Unmount whatever the daemon left under tmp, deepest first. */
+static void umount_leftovers(void)
+{
+	for (int pass = 0; pass < 8; pass++) {
+		_cleanup_fclose_ FILE *f = fopen("/proc/self/mounts", "re");
+		char line[4096], *last = NULL;
+
+		if (!f)
+			return;
+		while (fgets(line, sizeof(line), f)) {
+			char dev[1024], mnt[2048];
+
+			if (sscanf(line, "%1023s %2047s", dev, mnt) == 2 &&
+			    strncmp(mnt, tmp, strlen(tmp)) == 0) {
+				free(last);
+				last = strdup(mnt);
+			}
+		}
+		if (!last)
+			return;
+		umount2(last, MNT_DETACH);
+		free(last);
+	}
+}
+
+static int rmdir_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	if (type == FTW_DP)
+		rmdir(path);
+	return 0;
+}
+
+/* The daemon's CGROUP_SUBTREE (stcli-PID) in every hierarchy, deepest first;
+ * rmdir only, so a cgroup that still has tasks stays (and shows up). */
+static void rm_cgroups(void)
+{
+	_cleanup_closedir_ DIR *d = opendir("/sys/fs/cgroup");
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char path[512];
+
+		if (e->d_name[0] == '.')
+			continue;
+		if (snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/stcli-%d", e->d_name,
+			     getpid()) >= (int)sizeof(path))
+			continue;
+		nftw(path, rmdir_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	}
+}
+
+static void setup(void)
+{
+	if (!tu_is_root())
+		return;
+	if (access(stratad_path(), X_OK) < 0)
+		return;
+	tmp = tu_tmpdir("stcli");
+	cr_assert_not_null(tmp);
+	/* the container's root is an unprivileged host uid: let it through */
+	cr_assert_eq(chmod(tmp, 0755), 0);
+	sock = path_in("strata.sock");
+	start_daemon();
+}
+
+static void teardown(void)
+{
+	if (daemon_pid > 0) {
+		/* containers first, through the CLI, whatever the test left */
+		for (int ct = 9201; ct <= 9203; ct++) {
+			char id[16];
+
+			snprintf(id, sizeof(id), "%d", ct);
+			strata(NULL, NULL, "-q", "stop", "--fast", id);
+			strata(NULL, NULL, "-q", "destroy", id);
+		}
+		kill(daemon_pid, SIGTERM);
+		for (int i = 0; i < 100; i++) {
+			if (waitpid(daemon_pid, NULL, WNOHANG) == daemon_pid) {
+				daemon_pid = -1;
+				break;
+			}
+			usleep(50000);
+		}
+		if (daemon_pid > 0) {
+			kill(daemon_pid, SIGKILL);
+			waitpid(daemon_pid, NULL, 0);
+		}
+		daemon_pid = -1;
+	}
+	rm_cgroups();
+	if (tmp) {
+		umount_leftovers();
+		tu_rm_rf(tmp);
+	}
+	free(tmp);
+	free(sock);
+	tmp = sock = NULL;
+}
+
+static void need_daemon(void)
+{
+	if (!tu_is_root())
+		cr_skip_test("needs root");
+	if (access(stratad_path(), X_OK) < 0)
+		cr_skip_test("stratad is not built (%s): the daemon (runtime/) is not there yet",
+			     stratad_path());
+}
+
+/* A tiny template from the test rootfs, imported through the CLI, and one
+ * container created from it. */
+static void make_ct(const char *ctid, bool start)
+{
+	_cleanup_free_ char *rootfs = path_in("rootfs"), *image = path_in("tiny.sqfs");
+	_cleanup_free_ char *out = NULL, *err = NULL;
+	struct stat st;
+
+	if (!tu_have_busybox())
+		cr_skip_test(
+			"needs a static /bin/busybox (busybox-static) for a shell in the container");
+	if (stat(image, &st) < 0) {
+		cr_assert_eq(tu_mkrootfs(rootfs), 0);
+		const char *mk[] = { "/usr/bin/mksquashfs", rootfs, image, "-noappend", "-quiet",
+				     "-no-progress",	    NULL };
+		cr_assert_eq(run(NULL, NULL, NULL, mk), 0, "mksquashfs failed");
+		cr_assert_eq(strata(&out, &err, "-q", "template", "import", TEMPLATE, image), 0,
+			     "template import: %s%s", out, err);
+		free(out);
+		free(err);
+		out = err = NULL;
+	}
+	cr_assert_eq(strata(&out, &err, "create", ctid, "--ostemplate", TEMPLATE, "--hostname",
+			    "stcli-host"),
+		     0, "create: %s%s", out, err);
+	cr_assert_not_null(strstr(out, "created"), "%s", out);
+	if (start) {
+		free(out);
+		free(err);
+		cr_assert_eq(strata(&out, &err, "start", ctid), 0, "start: %s%s", out, err);
+	}
+}
+
+TestSuite(cli_e2e, .init = setup, .fini = teardown, .timeout = 180);
+
+Test(cli_e2e, unreachable_daemon_exit_102)
+{
+	_cleanup_free_ char *out = NULL, *err = NULL;
+	const char *argv[] = { cli_path(), "--socket", "/tmp/stcli-nonexistent/strata.sock",
+			       "start",	   "9201",     NULL };
+
+	if (!tmp) {
+		tmp = tu_tmpdir("stcli"); /* for run()'s capture files */
+		cr_assert_not_null(tmp);
+	}
+	cr_assert_eq(run(NULL, &out, &err, argv), ST_EXIT_NODAEMON);
+	cr_assert_str_eq(err, "strata: start 9201: cannot reach stratad at "
+			      "/tmp/stcli-nonexistent/strata.sock: No such file or directory "
+			      "(is stratad running?)\n");
+	cr_assert_str_eq(out, "");
+}
+
+Test(cli_e2e, bad_ctid_refused_before_sending)
+{
+	_cleanup_free_ char *out = NULL, *err = NULL;
+	const char *argv[] = { cli_path(), "--socket", "/tmp/stcli-nonexistent/strata.sock",
+			       "start",	   "0",	       NULL };
+
+	if (!tmp) {
+		tmp = tu_tmpdir("stcli");
+		cr_assert_not_null(tmp);
+	}
+	/* exit 20, not 102: nothing was sent */
+	cr_assert_eq(run(NULL, &out, &err, argv), ST_EXIT_BADARG);
+	cr_assert_not_null(strstr(err, "invalid CTID 0"), "%s", err);
+	free(err);
+	const char *argv2[] = { cli_path(), "status", "a/b", NULL };
+	cr_assert_eq(run(NULL, NULL, &err, argv2), ST_EXIT_BADARG);
+	cr_assert_not_null(strstr(err, "`/` is not allowed"), "%s", err);
+}
+
+Test(cli_e2e, lifecycle)
+{
+	_cleanup_free_ char *out = NULL, *err = NULL;
+
+	need_daemon();
+	make_ct(CT, false);
+
+	cr_assert_eq(strata(&out, &err, "status", CT), 0, "%s", err);
+	cr_assert_str_eq(out, "CTID " CT " exist unmounted down\n");
+	free(out), free(err);
+
+	cr_assert_eq(strata(&out, &err, "start", CT), 0, "start: %s", err);
+	cr_assert_str_eq(out, "Container " CT " started\n");
+	free(out), free(err);
+
+	cr_assert_eq(strata(&out, &err, "status", CT), 0, "%s", err);
+	cr_assert_str_eq(out, "CTID " CT " exist mounted running\n");
+	free(out), free(err);
+
+	/* start twice: vzctl's 32, one error line naming the verb and CTID */
+	cr_assert_eq(strata(&out, &err, "start", CT), ST_EXIT_RUNNING, "%s", err);
+	cr_assert_eq(strncmp(err, "strata: start " CT ": ", strlen("strata: start " CT ": ")), 0,
+		     "%s", err);
+	cr_assert_eq(strchr(err, '\n'), err + strlen(err) - 1, "not one line: %s", err);
+	free(out), free(err);
+
+	cr_assert_eq(strata(&out, &err, "exec2", CT, "hostname"), 0, "%s", err);
+	cr_assert_str_eq(out, "stcli-host\n");
+	free(out), free(err);
+
+	cr_assert_eq(strata(&out, &err, "list", "-H", "-o", "ctid,status,hostname"), 0, "%s", err);
+	cr_assert_not_null(strstr(out, "      " CT " running   stcli-host\n"), "%s", out);
+	free(out), free(err);
+
+	cr_assert_eq(strata(&out, &err, "list", "-j"), 0, "%s", err);
+	json_t *arr = json_loads(out, 0, NULL);
+	cr_assert(json_is_array(arr), "%s", out);
+	bool found = false;
+	size_t i;
+	json_t *c;
+	json_array_foreach (arr, i, c) {
+		if (strcmp(json_string_value(json_object_get(c, "ctid")) ?: "", CT) == 0)
+			found = strcmp(json_string_value(json_object_get(c, "status")) ?: "",
+				       "running") == 0;
+	}
+	json_decref(arr);
+	cr_assert(found, "%s", out);
+	free(out), free(err);
+
+	cr_assert_eq(strata(&out, &err, "stop", CT), 0, "stop: %s", err);
+	cr_assert_str_eq(out, "Container " CT " stopped\n");
+	free(out), free(err);
+
+	cr_assert_eq(strata(&out, &err, "status", CT), 0, "%s", err);
+	cr_assert_not_null(strstr(out, "CTID " CT " exist "), "%s", out);
+	cr_assert_not_null(strstr(out, " down\n"), "%s", out);
+	free(out), free(err);
+
+	/* stopped containers are not in the default list, but are with -a */
+	cr_assert_eq(strata(&out, &err, "list", "-H"), 0, "%s", err);
+	cr_assert_null(strstr(out, CT), "%s", out);
+	free(out), free(err);
+	cr_assert_eq(strata(&out, &err, "list", "-a", "-H", "-o", "ctid,status"), 0, "%s", err);
+	cr_assert_not_null(strstr(out, CT " stopped"), "%s", out);
+	free(out), free(err);
+
+	cr_assert_eq(strata(&out, &err, "stop", CT), ST_EXIT_NOTRUNNING, "%s", err);
+	free(out), free(err);
+
+	cr_assert_eq(strata(&out, &err, "destroy", CT), 0, "destroy: %s", err);
+	free(out), free(err);
+	cr_assert_eq(strata(&out, &err, "status", CT), 0, "%s", err);
+	cr_assert_str_eq(out, "CTID " CT " deleted unmounted down\n");
+	out = err = NULL;
+}
+
+Test(cli_e2e, exec2_passes_stdin)
+{
+	_cleanup_free_ char *out = NULL, *err = NULL;
+
+	need_daemon();
+	make_ct(CT, true);
+	cr_assert_eq(strata_in("hi\n", &out, &err, "exec2", CT, "cat", NULL), 0, "%s", err);
+	cr_assert_str_eq(out, "hi\n");
+}
+
+Test(cli_e2e, exec2_returns_the_exit_code_exec_returns_8)
+{
+	_cleanup_free_ char *out = NULL, *err = NULL;
+
+	need_daemon();
+	make_ct(CT, true);
+	cr_assert_eq(strata(&out, &err, "exec2", CT, "exit 7"), 7, "%s", err);
+	free(out), free(err);
+	cr_assert_eq(strata(&out, &err, "exec2", CT, "sh", "-c", "exit 5"), 5, "%s", err);
+	free(out), free(err);
+	cr_assert_eq(strata(&out, &err, "exec", CT, "exit 7"), ST_EXIT_EXEC, "%s", err);
+	free(out), free(err);
+	cr_assert_eq(strata(&out, &err, "exec", CT, "true"), 0, "%s", err);
+	free(out), free(err);
+	/* a shell command line: pipes work inside the container */
+	cr_assert_eq(strata(&out, &err, "exec2", CT, "echo abc | wc -c"), 0, "%s", err);
+	cr_assert_not_null(strstr(out, "4"), "%s", out);
+	free(out), free(err);
+	/* stdout and stderr are the caller's own */
+	cr_assert_eq(strata(&out, &err, "exec2", CT, "echo to-out; echo to-err >&2"), 0);
+	cr_assert_str_eq(out, "to-out\n");
+	cr_assert_str_eq(err, "to-err\n");
+}
+
+Test(cli_e2e, runscript)
+{
+	_cleanup_free_ char *out = NULL, *err = NULL, *script = NULL;
+
+	need_daemon();
+	make_ct(CT, true);
+	script = path_in("script.sh");
+	cr_assert_eq(tu_write_file(script, "echo from-script $(hostname)\nexit 3\n"), 0);
+	cr_assert_eq(strata(&out, &err, "runscript", CT, script), 3, "%s", err);
+	cr_assert_str_eq(out, "from-script stcli-host\n");
+}
+
+Test(cli_e2e, unknown_container)
+{
+	_cleanup_free_ char *out = NULL, *err = NULL;
+
+	need_daemon();
+	int rc = strata(&out, &err, "start", "9299");
+	cr_assert_neq(rc, 0);
+	cr_assert_neq(rc, ST_EXIT_NODAEMON);
+	cr_assert_not_null(strstr(err, "9299"), "%s", err);
+	free(out), free(err);
+	cr_assert_eq(strata(&out, &err, "status", "9299"), 0, "%s", err);
+	cr_assert_str_eq(out, "CTID 9299 deleted unmounted down\n");
+}
+
+Test(cli_e2e, set_save_mount_umount)
+{
+	_cleanup_free_ char *out = NULL, *err = NULL, *conf = NULL, *before = NULL;
+
+	need_daemon();
+	make_ct(CT, false);
+	conf = path_in("etc/ct/" CT ".conf");
+
+	cr_assert_eq(
+		strata(&out, &err, "set", CT, "--ram", "256M", "--hostname", "stcli-new", "--save"),
+		0, "%s", err);
+	cr_assert_str_eq(out, "Saved parameters for container " CT "\n");
+	free(out), free(err);
+	before = tu_read_file(conf);
+	cr_assert_not_null(before);
+	cr_assert_not_null(strstr(before, "=\"256M\""), "%s", before);
+	cr_assert_not_null(strstr(before, "HOSTNAME=\"stcli-new\""), "%s", before);
+
+	/* refused client-side: nothing sent, nothing changed */
+	cr_assert_eq(strata(&out, &err, "set", CT, "--ram", "512M", "--kmemsize", "1", "--save"),
+		     ST_EXIT_BADARG);
+	cr_assert_str_eq(err, "strata: set: unknown option --kmemsize (see strata set --help)\n");
+	free(out), free(err);
+	_cleanup_free_ char *after = tu_read_file(conf);
+	cr_assert_str_eq(after, before);
+
+	cr_assert_eq(strata(&out, &err, "mount", CT), 0, "%s", err);
+	free(out), free(err);
+	cr_assert_eq(strata(&out, &err, "status", CT), 0, "%s", err);
+	cr_assert_str_eq(out, "CTID " CT " exist mounted down\n");
+	free(out), free(err);
+	cr_assert_eq(strata(&out, &err, "umount", CT), 0, "%s", err);
+	free(out), free(err);
+	cr_assert_eq(strata(&out, &err, "status", CT), 0, "%s", err);
+	cr_assert_str_eq(out, "CTID " CT " exist unmounted down\n");
+	free(out), free(err);
+
+	/* the hostname set above is what the container gets */
+	cr_assert_eq(strata(&out, &err, "start", CT), 0, "%s", err);
+	free(out), free(err);
+	cr_assert_eq(strata(&out, &err, "exec2", CT, "hostname"), 0, "%s", err);
+	cr_assert_str_eq(out, "stcli-new\n");
+	out = err = NULL;
+}
+
+Test(cli_e2e, container_by_name)
+{
+	_cleanup_free_ char *out = NULL, *err = NULL;
+
+	need_daemon();
+	make_ct(CT, false);
+	cr_assert_eq(strata(&out, &err, "set", CT, "--name", "stcli-web", "--save"), 0, "%s", err);
+	free(out), free(err);
+	cr_assert_eq(strata(&out, &err, "start", "stcli-web"), 0, "%s", err);
+	free(out), free(err);
+	cr_assert_eq(strata(&out, &err, "status", "stcli-web"), 0, "%s", err);
+	cr_assert_str_eq(out, "CTID " CT " exist mounted running\n");
+	free(out), free(err);
+	cr_assert_eq(strata(&out, &err, "exec2", "stcli-web", "exit 4"), 4, "%s", err);
+	free(out), free(err);
+	cr_assert_eq(strata(&out, &err, "list", "-n", "-H"), 0, "%s", err);
+	cr_assert_not_null(strstr(out, " stcli-web\n"), "%s", out);
+}
+
+/* strata console on a real terminal: raw mode, Esc . detaches, exit 0. */
+Test(cli_e2e, console_detach)
+{
+	int master = -1, status;
+	char buf[4096];
+	size_t got = 0;
+	pid_t pid;
+
+	need_daemon();
+	make_ct(CT, true);
+
+	pid = forkpty(&master, NULL, NULL, NULL);
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		execl(cli_path(), "strata", "--socket", sock, "console", CT, (char *)NULL);
+		_exit(127);
+	}
+	/* wait for the banner, then detach */
+	for (int i = 0; i < 100 && !memmem(buf, got, "Esc . to detach", 15); i++) {
+		struct pollfd p = { .fd = master, .events = POLLIN };
+
+		if (poll(&p, 1, 100) > 0) {
+			ssize_t n = read(master, buf + got, sizeof(buf) - 1 - got);
+			if (n > 0)
+				got += (size_t)n;
+		}
+	}
+	buf[got] = '\0';
+	cr_assert_not_null(strstr(buf, "Attached to the console of CT " CT), "%s", buf);
+	cr_assert_eq(write(master, "\033.", 2), 2);
+	for (int i = 0; i < 100; i++) {
+		struct pollfd p = { .fd = master, .events = POLLIN };
+
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			pid = -1;
+			break;
+		}
+		ssize_t n = -1;
+
+		if (poll(&p, 1, 100) > 0)
+			n = read(master, buf + got, sizeof(buf) - 1 - got);
+		if (n > 0)
+			got += (size_t)n;
+		else
+			usleep(100000); /* EIO once the terminal's last user left */
+	}
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		close(master);
+		cr_assert_fail("strata console did not detach on Esc .");
+	}
+	close(master);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+	/* the container keeps running */
+	_cleanup_free_ char *out = NULL, *err = NULL;
+	cr_assert_eq(strata(&out, &err, "status", CT), 0, "%s", err);
+	cr_assert_str_eq(out, "CTID " CT " exist mounted running\n");
+}
+
+/* strata enter on a real terminal: a shell in the container with a terminal
+ * of its own, and its exit code (5, not 3: a system error is 3). */
+Test(cli_e2e, enter_shell_exit_code)
+{
+	int master = -1, status = 0;
+	char buf[8192];
+	size_t got = 0;
+	pid_t pid;
+
+	need_daemon();
+	make_ct(CT, true);
+
+	pid = forkpty(&master, NULL, NULL, NULL);
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		execl(cli_path(), "strata", "--socket", sock, "enter", CT, (char *)NULL);
+		_exit(127);
+	}
+	/* the shell has a terminal of its own: ^D ends cat, ^C interrupts sleep */
+	static const char *const keys[] = {
+		"hostname\n",  "cat\n", "abc-typed\n",	    "\004",
+		"sleep 100\n", "\003",	"echo after-int\n", "exit 5\n"
+	};
+	for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
+		usleep(300000);
+		cr_assert_eq(write(master, keys[k], strlen(keys[k])), (ssize_t)strlen(keys[k]));
+	}
+	for (int i = 0; i < 100; i++) {
+		struct pollfd p = { .fd = master, .events = POLLIN };
+		ssize_t n = -1;
+
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			pid = -1;
+			break;
+		}
+		if (poll(&p, 1, 100) > 0)
+			n = read(master, buf + got, sizeof(buf) - 1 - got);
+		if (n > 0)
+			got += (size_t)n;
+		else
+			usleep(100000);
+	}
+	for (;;) { /* what is left on the terminal */
+		struct pollfd p = { .fd = master, .events = POLLIN };
+		ssize_t n = -1;
+
+		if (got >= sizeof(buf) - 1 || poll(&p, 1, 50) <= 0)
+			break;
+		n = read(master, buf + got, sizeof(buf) - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	close(master);
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		cr_assert_fail("strata enter did not end after `exit 5`:\n%s", buf);
+	}
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 5, "status %d:\n%s", status, buf);
+	cr_assert_not_null(strstr(buf, "stcli-host"), "%s", buf);
+	/* typed once (echo), printed once by cat */
+	const char *typed = strstr(buf, "abc-typed");
+	cr_assert_not_null(typed, "%s", buf);
+	cr_assert_not_null(strstr(typed + 1, "abc-typed"), "%s", buf);
+	cr_assert_not_null(strstr(buf, "\nafter-int"), "%s", buf);
+	cr_assert_not_null(strstr(buf, "exited from CT " CT), "%s", buf);
+}

@@ -1,0 +1,765 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* strata's argv parsing, request building and output formats; no daemon. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <jansson.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "ksal/cleanup.h"
+
+static struct cli_cmd cmd;
+static struct st_error *err;
+
+static void setup(void)
+{
+	cli_cmd_init(&cmd);
+	err = NULL;
+}
+
+static void teardown(void)
+{
+	cli_cmd_free(&cmd);
+	st_error_freep(&err);
+}
+
+TestSuite(cli, .init = setup, .fini = teardown);
+
+/* Parse "strata ARGS..." (NULL-terminated); returns cli_parse's result. */
+static int parse(const char *first, ...)
+{
+	static char *argv[64];
+	int argc = 0;
+	va_list ap;
+
+	argv[argc++] = "strata";
+	va_start(ap, first);
+	for (const char *a = first; a; a = va_arg(ap, const char *)) {
+		cr_assert_lt(argc, 63);
+		argv[argc++] = (char *)a;
+	}
+	va_end(ap);
+	argv[argc] = NULL;
+	return cli_parse(argc, argv, &cmd, &err);
+}
+
+static const char *req_str(const char *key)
+{
+	return json_string_value(json_object_get(cmd.req, key));
+}
+
+static json_t *arg(const char *key)
+{
+	return json_object_get(json_object_get(cmd.req, "args"), key);
+}
+
+static void expect_badarg(const char *needle)
+{
+	cr_assert_not_null(err, "expected an error");
+	cr_assert_eq(err->exit_code, ST_EXIT_BADARG, "exit %d for `%s`", err->exit_code, err->msg);
+	cr_assert_not_null(strstr(err->msg, needle), "`%s` does not mention `%s`", err->msg,
+			   needle);
+}
+
+/* --- verbs and their requests ----------------------------------------- */
+
+Test(cli, create_builds_request)
+{
+	cr_assert_eq(parse("create", "9201", "--ostemplate", "busybox@1", "--ipadd", "10.1.0.2",
+			   "--ipadd=10.1.0.3", "--hostname", "ct9201", "--layout", "image",
+			   "--config", "basic", "--name", "web", "--private", "/srv/p", "--root",
+			   "/srv/r", "--ram", "256M", NULL),
+		     0);
+	cr_assert_eq(cmd.action, CLI_REQUEST);
+	cr_assert_str_eq(req_str("verb"), "create");
+	cr_assert_str_eq(req_str("ctid"), "9201");
+	cr_assert_str_eq(json_string_value(arg("ostemplate")), "busybox@1");
+	cr_assert_str_eq(json_string_value(arg("hostname")), "ct9201");
+	cr_assert_str_eq(json_string_value(arg("layout")), "image");
+	cr_assert_str_eq(json_string_value(arg("config")), "basic");
+	cr_assert_str_eq(json_string_value(arg("name")), "web");
+	cr_assert_str_eq(json_string_value(arg("private")), "/srv/p");
+	cr_assert_str_eq(json_string_value(arg("root")), "/srv/r");
+	cr_assert_null(arg("ram"));
+	cr_assert_str_eq(json_string_value(json_object_get(arg("options"), "ram")), "256M");
+	cr_assert(json_is_array(arg("ipadd")));
+	cr_assert_eq(json_array_size(arg("ipadd")), 2);
+	cr_assert_str_eq(json_string_value(json_array_get(arg("ipadd"), 1)), "10.1.0.3");
+}
+
+Test(cli, create_rejects_bad_layout_and_missing_ctid)
+{
+	cr_assert_lt(parse("create", "9201", "--layout", "zfs", NULL), 0);
+	expect_badarg("zfs");
+	st_error_freep(&err);
+	cli_cmd_free(&cmd);
+	cr_assert_lt(parse("create", "--ostemplate", "busybox", NULL), 0);
+	expect_badarg("missing CTID");
+}
+
+Test(cli, option_needs_value)
+{
+	cr_assert_lt(parse("create", "9201", "--ostemplate", NULL), 0);
+	expect_badarg("--ostemplate needs a value");
+}
+
+Test(cli, flag_takes_no_value)
+{
+	cr_assert_lt(parse("start", "9201", "--wait=yes", NULL), 0);
+	expect_badarg("--wait takes no value");
+}
+
+Test(cli, simple_verbs)
+{
+	static const struct {
+		const char *typed, *verb;
+	} cases[] = {
+		{ "destroy", "destroy" }, { "delete", "destroy" },  { "start", "start" },
+		{ "stop", "stop" },	  { "restart", "restart" }, { "status", "status" },
+		{ "mount", "mount" },	  { "umount", "umount" },   { "suspend", "suspend" },
+		{ "chkpnt", "suspend" },  { "resume", "resume" },   { "restore", "resume" },
+		{ "enter", "enter" },	  { "console", "console" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		cli_cmd_free(&cmd);
+		cr_assert_eq(parse(cases[i].typed, "9205", NULL), 0, "%s", cases[i].typed);
+		cr_assert_str_eq(req_str("verb"), cases[i].verb);
+		cr_assert_str_eq(req_str("ctid"), "9205");
+		cr_assert_str_eq(cmd.ctid, "9205");
+	}
+}
+
+Test(cli, create_set_options_go_in_options)
+{
+	cr_assert_eq(parse("create", "9201", "--nameserver", "1.1.1.1", "--nameserver", "8.8.8.8",
+			   "--diskspace", "2G", "--nowait", NULL),
+		     0);
+	json_t *o = arg("options");
+	cr_assert_str_eq(json_string_value(json_object_get(o, "nameserver")), "1.1.1.1 8.8.8.8");
+	cr_assert_str_eq(json_string_value(json_object_get(o, "diskspace")), "2G");
+	cr_assert(json_is_true(arg("nowait")));
+	cr_assert_null(arg("ostemplate"));
+}
+
+Test(cli, nowait_on_locking_verbs)
+{
+	const char *verbs[] = { "destroy", "start",  "stop",	"restart",
+				"mount",   "umount", "suspend", "resume" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(verbs); i++) {
+		cli_cmd_free(&cmd);
+		cr_assert_eq(parse(verbs[i], "9201", "--nowait", NULL), 0, "%s", verbs[i]);
+		cr_assert(json_is_true(arg("nowait")), "%s", verbs[i]);
+	}
+	cli_cmd_free(&cmd);
+	cr_assert_eq(parse("set", "9201", "--nowait", "--ram", "1G", NULL), 0);
+	cr_assert(json_is_true(arg("nowait")));
+	cr_assert_null(json_object_get(arg("options"), "nowait"));
+	cli_cmd_free(&cmd);
+	/* status takes no lock and no --nowait */
+	cr_assert_lt(parse("status", "9201", "--nowait", NULL), 0);
+	expect_badarg("--nowait");
+}
+
+Test(cli, start_wait_stop_fast)
+{
+	cr_assert_eq(parse("start", "--wait", "9201", NULL), 0);
+	cr_assert(json_is_true(arg("wait")));
+	cli_cmd_free(&cmd);
+	cr_assert_eq(parse("stop", "9201", "--fast", NULL), 0);
+	cr_assert(json_is_true(arg("fast")));
+	cr_assert_null(arg("wait"));
+}
+
+Test(cli, unknown_option_every_verb)
+{
+	for (const struct cli_verb *const *v = cli_verbs; *v; v++) {
+		if (strcmp((*v)->name, "check") == 0)
+			continue; /* cmd_check parses its own options */
+		cli_cmd_free(&cmd);
+		st_error_freep(&err);
+		cr_assert_lt(parse((*v)->name, "--bogus-option", "9201", NULL), 0, "%s",
+			     (*v)->name);
+		expect_badarg("--bogus-option");
+		cr_assert_not_null(strstr(err->msg, (*v)->name), "%s", err->msg);
+	}
+}
+
+Test(cli, unknown_short_option)
+{
+	cr_assert_lt(parse("list", "-aZ", NULL), 0);
+	expect_badarg("-Z");
+}
+
+Test(cli, ctid_zero_refused)
+{
+	cr_assert_lt(parse("start", "0", NULL), 0);
+	expect_badarg("CTID 0");
+	cr_assert_not_null(strstr(err->msg, "reserved"));
+}
+
+Test(cli, ctid_reserved_and_huge_refused)
+{
+	cr_assert_lt(parse("start", "100", NULL), 0);
+	expect_badarg("reserved");
+	st_error_freep(&err);
+	cli_cmd_free(&cmd);
+	cr_assert_lt(parse("start", "99999999999", NULL), 0);
+	expect_badarg("too large");
+}
+
+Test(cli, ctid_with_slash_refused)
+{
+	cr_assert_lt(parse("status", "a/b", NULL), 0);
+	expect_badarg("`/` is not allowed");
+	cr_assert_null(cmd.req ? json_object_get(cmd.req, "ctid") : NULL);
+}
+
+Test(cli, ctid_bad_names_refused)
+{
+	const char *bad[] = { "-x", ".hidden", "a b", "a;b", "" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		char *out = NULL;
+
+		st_error_freep(&err);
+		cr_assert_lt(cli_ctid_check("start", bad[i], &out, &err), 0, "`%s`", bad[i]);
+		cr_assert_eq(err->exit_code, ST_EXIT_BADARG);
+		cr_assert_null(out);
+	}
+}
+
+Test(cli, ctid_normalised_and_names_accepted)
+{
+	char *out = NULL;
+
+	cr_assert_eq(cli_ctid_check("start", "09201", &out, &err), 0);
+	cr_assert_str_eq(out, "9201");
+	free(out);
+	cr_assert_eq(cli_ctid_check("start", "web-1.example_x", &out, &err), 0);
+	cr_assert_str_eq(out, "web-1.example_x");
+	free(out);
+}
+
+Test(cli, extra_argument_refused)
+{
+	cr_assert_lt(parse("start", "9201", "9202", NULL), 0);
+	expect_badarg("unexpected argument `9202`");
+}
+
+Test(cli, unknown_verb)
+{
+	cr_assert_lt(parse("frobnicate", "9201", NULL), 0);
+	expect_badarg("unknown verb `frobnicate`");
+	st_error_freep(&err);
+	cli_cmd_free(&cmd);
+	cr_assert_lt(parse(NULL), 0);
+	expect_badarg("no verb");
+}
+
+/* --- set --------------------------------------------------------------- */
+
+Test(cli, set_options_without_dashes)
+{
+	cr_assert_eq(parse("set", "9201", "--ram", "512M", "--swap=1G", "--cpus", "2", "--ipadd",
+			   "10.0.0.2", "--ipadd", "10.0.0.3", "--nameserver", "1.1.1.1",
+			   "--capability", "net_admin:on", "--onboot", "yes", "--save", "--setmode",
+			   "restart", "--memory_merge", "yes", "--netif_add", "eth1", NULL),
+		     0);
+	cr_assert_str_eq(req_str("verb"), "set");
+	json_t *o = arg("options");
+	cr_assert(json_is_object(o));
+	cr_assert_str_eq(json_string_value(json_object_get(o, "ram")), "512M");
+	cr_assert_str_eq(json_string_value(json_object_get(o, "swap")), "1G");
+	cr_assert_str_eq(json_string_value(json_object_get(o, "cpus")), "2");
+	cr_assert_str_eq(json_string_value(json_object_get(o, "ipadd")), "10.0.0.2 10.0.0.3");
+	cr_assert_str_eq(json_string_value(json_object_get(o, "capability")), "net_admin:on");
+	cr_assert_str_eq(json_string_value(json_object_get(o, "memory_merge")), "yes");
+	cr_assert_str_eq(json_string_value(json_object_get(o, "netif_add")), "eth1");
+	cr_assert_null(json_object_get(o, "save"));
+	cr_assert(json_is_true(arg("save")));
+	cr_assert_str_eq(json_string_value(arg("setmode")), "restart");
+	cr_assert(cmd.save);
+}
+
+Test(cli, set_every_documented_option_accepted)
+{
+	const char *names[] = { "ram",		"swap",	       "memguarantee", "cpuunits",
+				"cpulimit",	"cpus",	       "cpumask",      "numproc",
+				"ioprio",	"iolimit",     "iopslimit",    "diskspace",
+				"hostname",	"ipadd",       "ipdel",	       "nameserver",
+				"searchdomain", "onboot",      "capability",   "name",
+				"description",	"netif_add",   "netif_del",    "ifname",
+				"gw",		"memory_merge" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		char opt[64];
+
+		snprintf(opt, sizeof(opt), "--%s", names[i]);
+		cli_cmd_free(&cmd);
+		cr_assert_eq(parse("set", "9201", opt, "v", NULL), 0, "%s", opt);
+		cr_assert_str_eq(json_string_value(json_object_get(arg("options"), names[i])), "v");
+	}
+}
+
+Test(cli, set_unknown_option_names_it)
+{
+	cr_assert_lt(parse("set", "9201", "--ram", "1G", "--rambo", "1G", NULL), 0);
+	expect_badarg("unknown option --rambo");
+}
+
+Test(cli, set_unknown_option_with_value_syntax)
+{
+	cr_assert_lt(parse("set", "9201", "--kmemsize=10", NULL), 0);
+	expect_badarg("--kmemsize");
+	cr_assert_null(strstr(err->msg, "=10"), "%s", err->msg);
+}
+
+Test(cli, set_needs_something)
+{
+	cr_assert_lt(parse("set", "9201", "--save", NULL), 0);
+	expect_badarg("nothing to set");
+}
+
+Test(cli, set_bad_setmode)
+{
+	cr_assert_lt(parse("set", "9201", "--ram", "1G", "--setmode", "later", NULL), 0);
+	expect_badarg("later");
+}
+
+/* --- exec family ------------------------------------------------------ */
+
+static const char *argv_at(size_t i)
+{
+	return json_string_value(json_array_get(arg("argv"), i));
+}
+
+Test(cli, exec_single_argument_runs_via_shell)
+{
+	cr_assert_eq(parse("exec2", "9201", "exit 7", NULL), 0);
+	cr_assert_str_eq(req_str("verb"), "exec");
+	cr_assert_eq(json_array_size(arg("argv")), 3);
+	cr_assert_str_eq(argv_at(0), "/bin/sh");
+	cr_assert_str_eq(argv_at(1), "-c");
+	cr_assert_str_eq(argv_at(2), "exit 7");
+	cr_assert(json_is_false(arg("tty")));
+	cr_assert_eq(cmd.exec_mode, CLI_EXEC_CODE);
+}
+
+Test(cli, exec_several_arguments_kept_apart)
+{
+	cr_assert_eq(parse("exec", "9201", "printf", "%s|", "a b", "--bogus", NULL), 0);
+	cr_assert_eq(cmd.exec_mode, CLI_EXEC_STATUS);
+	cr_assert_eq(json_array_size(arg("argv")), 7);
+	cr_assert_str_eq(argv_at(0), "/bin/sh");
+	cr_assert_str_eq(argv_at(2), "exec \"$0\" \"$@\"");
+	cr_assert_str_eq(argv_at(3), "printf");
+	cr_assert_str_eq(argv_at(5), "a b");
+	cr_assert_str_eq(argv_at(6), "--bogus");
+	/* a sane PATH reaches the command */
+	json_t *env = arg("env");
+	bool path = false;
+	for (size_t i = 0; i < json_array_size(env); i++)
+		if (strncmp(json_string_value(json_array_get(env, i)), "PATH=", 5) == 0)
+			path = true;
+	cr_assert(path);
+}
+
+Test(cli, exec_dash_reads_stdin)
+{
+	cr_assert_eq(parse("exec", "9201", "-", NULL), 0);
+	cr_assert_eq(json_array_size(arg("argv")), 1);
+	cr_assert_str_eq(argv_at(0), "/bin/sh");
+}
+
+Test(cli, exec_needs_command)
+{
+	cr_assert_lt(parse("exec2", "9201", NULL), 0);
+	expect_badarg("missing command");
+}
+
+Test(cli, exec_help_before_ctid)
+{
+	cr_assert_eq(parse("exec2", "--help", NULL), 0);
+	cr_assert_eq(cmd.action, CLI_HELP);
+	cr_assert_str_eq(cmd.verb->name, "exec2");
+}
+
+Test(cli, runscript_sends_file_on_stdin)
+{
+	cr_assert_eq(parse("runscript", "9201", "/tmp/setup.sh", NULL), 0);
+	cr_assert_str_eq(req_str("verb"), "exec");
+	cr_assert_str_eq(cmd.stdin_file, "/tmp/setup.sh");
+	cr_assert_str_eq(argv_at(0), "/bin/sh");
+	cli_cmd_free(&cmd);
+	cr_assert_lt(parse("runscript", "9201", NULL), 0);
+	expect_badarg("missing FILE");
+}
+
+Test(cli, enter_and_console_modes)
+{
+	cr_assert_eq(parse("enter", "9201", NULL), 0);
+	cr_assert(cmd.tty);
+	cr_assert(json_is_true(arg("tty")));
+	cr_assert_eq(cmd.exec_mode, CLI_EXEC_CODE);
+	cli_cmd_free(&cmd);
+	cr_assert_eq(parse("console", "9201", NULL), 0);
+	cr_assert(cmd.stream);
+	cr_assert_str_eq(req_str("verb"), "console");
+}
+
+/* --- list, template, help --------------------------------------------- */
+
+Test(cli, list_options)
+{
+	cr_assert_eq(
+		parse("list", "-a", "-o", "ctid,hostname,ostemplate", "-s", "-numproc", "-H", NULL),
+		0);
+	cr_assert_str_eq(req_str("verb"), "list");
+	cr_assert(json_is_true(arg("all")));
+	cr_assert_str_eq(cmd.fields[0], "ctid");
+	cr_assert_str_eq(cmd.fields[2], "ostemplate");
+	cr_assert_null(cmd.fields[3]);
+	cr_assert_str_eq(cmd.sort, "numproc");
+	cr_assert(cmd.sort_desc);
+	cr_assert(cmd.no_header);
+	cr_assert_null(req_str("ctid"));
+}
+
+Test(cli, list_grouped_short_flags)
+{
+	cr_assert_eq(parse("list", "-SHj", "-octid", NULL), 0);
+	cr_assert(json_is_true(arg("stopped")));
+	cr_assert(cmd.no_header);
+	cr_assert(cmd.json);
+	cr_assert_str_eq(cmd.fields[0], "ctid");
+}
+
+Test(cli, list_unknown_field)
+{
+	cr_assert_lt(parse("list", "-o", "ctid,nosuch", NULL), 0);
+	expect_badarg("unknown field `nosuch`");
+	st_error_freep(&err);
+	cli_cmd_free(&cmd);
+	cr_assert_lt(parse("list", "-s", "-nosuch", NULL), 0);
+	expect_badarg("unknown field `nosuch`");
+}
+
+Test(cli, list_L_and_name)
+{
+	cr_assert_eq(parse("list", "-L", NULL), 0);
+	cr_assert_eq(cmd.action, CLI_LIST_FIELDS);
+	cli_cmd_free(&cmd);
+	cr_assert_eq(parse("list", "-n", NULL), 0);
+	cr_assert_str_eq(cmd.fields[4], "name");
+}
+
+Test(cli, template_verbs)
+{
+	cr_assert_eq(parse("template", "build", "busybox", NULL), 0);
+	cr_assert_str_eq(req_str("verb"), "template-build");
+	cr_assert_str_eq(json_string_value(arg("name")), "busybox");
+	cli_cmd_free(&cmd);
+	cr_assert_eq(parse("template", "list", "-j", NULL), 0);
+	cr_assert_str_eq(req_str("verb"), "template-list");
+	cr_assert(cmd.json);
+	cli_cmd_free(&cmd);
+	cr_assert_eq(parse("template", "export", "busybox@2", "out.sqfs", NULL), 0);
+	const char *file = json_string_value(arg("file"));
+	cr_assert_eq(file[0], '/', "%s", file);
+	cr_assert_not_null(strstr(file, "/out.sqfs"));
+	cli_cmd_free(&cmd);
+	cr_assert_lt(parse("template", "import", "x", "/nonexistent/stcli.sqfs", NULL), 0);
+	cr_assert_eq(err->exit_code, ST_EXIT_BADARG);
+	cr_assert_not_null(strstr(err->msg, "No such file"), "%s", err->msg);
+	st_error_freep(&err);
+	cli_cmd_free(&cmd);
+	cr_assert_lt(parse("template", "frob", NULL), 0);
+	expect_badarg("frob");
+}
+
+Test(cli, help_and_version)
+{
+	cr_assert_eq(parse("start", "--help", NULL), 0);
+	cr_assert_eq(cmd.action, CLI_HELP);
+	cr_assert_str_eq(cmd.verb->name, "start");
+	cli_cmd_free(&cmd);
+	cr_assert_eq(parse("help", "set", NULL), 0);
+	cr_assert_eq(cmd.action, CLI_HELP);
+	cr_assert_str_eq(cmd.verb->name, "set");
+	cli_cmd_free(&cmd);
+	cr_assert_eq(parse("--version", NULL), 0);
+	cr_assert_eq(cmd.action, CLI_VERSION);
+	cli_cmd_free(&cmd);
+	/* --help wins over a bad argument */
+	cr_assert_eq(parse("start", "0", "-h", NULL), 0);
+	cr_assert_eq(cmd.action, CLI_HELP);
+	cr_assert_null(err);
+}
+
+Test(cli, usage_for_every_verb)
+{
+	for (const struct cli_verb *const *v = cli_verbs; *v; v++) {
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+
+		cli_usage_print(f, *v);
+		fclose(f);
+		cr_assert_not_null(strstr(buf, (*v)->name), "%s", (*v)->name);
+		cr_assert_gt(len, 40);
+		free(buf);
+	}
+}
+
+Test(cli, global_options)
+{
+	cr_assert_eq(
+		parse("--socket", "/tmp/stcli-x.sock", "-q", "status", "9201", "-j", "-v", NULL),
+		0);
+	cr_assert_str_eq(cmd.socket, "/tmp/stcli-x.sock");
+	cr_assert(cmd.quiet);
+	cr_assert(cmd.json);
+	cr_assert_eq(cmd.verbose, 1);
+	cli_cmd_free(&cmd);
+	cr_assert_eq(parse("start", "9201", "--socket=/tmp/stcli-y.sock", NULL), 0);
+	cr_assert_str_eq(cmd.socket, "/tmp/stcli-y.sock");
+	cli_cmd_free(&cmd);
+	cr_assert_lt(parse("--bogus", "start", NULL), 0);
+	expect_badarg("--bogus");
+}
+
+Test(cli, check_hands_argv_over)
+{
+	cr_assert_eq(parse("check", "--json", NULL), 0);
+	cr_assert_eq(cmd.action, CLI_CHECK);
+	cr_assert_eq(cmd.check_argc, 2);
+	cr_assert_str_eq(cmd.check_argv[0], "check");
+	cr_assert_str_eq(cmd.check_argv[1], "--json");
+}
+
+/* --- output formats --------------------------------------------------- */
+
+Test(cli, status_lines)
+{
+	json_t *r = json_pack("{s:b, s:b, s:b, s:b}", "exist", 1, "mounted", 1, "running", 1,
+			      "suspended", 0);
+	char *s = cli_status_line("101", r);
+
+	cr_assert_str_eq(s, "CTID 101 exist mounted running");
+	free(s);
+	json_decref(r);
+	r = json_pack("{s:s, s:b, s:b, s:b}", "ctid", "102", "exist", 0, "mounted", 0, "running",
+		      0);
+	s = cli_status_line("web", r);
+	cr_assert_str_eq(s, "CTID 102 deleted unmounted down");
+	free(s);
+	json_decref(r);
+	r = json_pack("{s:b, s:b, s:b, s:b}", "exist", 1, "mounted", 1, "running", 0, "suspended",
+		      1);
+	s = cli_status_line("103", r);
+	cr_assert_str_eq(s, "CTID 103 exist mounted down suspended");
+	free(s);
+	json_decref(r);
+}
+
+static const char *canned_list =
+	"{\"containers\": ["
+	"{\"ctid\":\"9203\",\"name\":\"db\",\"status\":\"stopped\",\"numproc\":0,"
+	"\"ip\":[],\"hostname\":\"db.local\",\"ostemplate\":\"debian-12\"},"
+	"{\"ctid\":\"9201\",\"name\":\"web\",\"status\":\"running\",\"numproc\":12,"
+	"\"ip\":[\"10.1.0.2\",\"10.1.0.3\"],\"hostname\":\"web.local\",\"ostemplate\":\"busybox\"},"
+	"{\"ctid\":\"9202\",\"name\":null,\"status\":\"running\",\"numproc\":3,"
+	"\"ip\":\"10.1.0.9\",\"hostname\":\"\",\"ostemplate\":\"busybox\"}"
+	"]}";
+
+static char *list_output(void)
+{
+	json_t *res = json_loads(canned_list, 0, NULL);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	cr_assert_not_null(res);
+	cr_assert_eq(cli_list_print(f, &cmd, res, &err), 0);
+	fclose(f);
+	json_decref(res);
+	return buf;
+}
+
+Test(cli, list_default_columns_like_vzlist)
+{
+	cr_assert_eq(parse("list", "-a", NULL), 0);
+	_cleanup_free_ char *out = list_output();
+
+	cr_assert_str_eq(out, "      CTID      NPROC STATUS    IP_ADDR         HOSTNAME\n"
+			      "      9201         12 running   10.1.0.2 10.1.0.3 web.local\n"
+			      "      9202          3 running   10.1.0.9        -\n"
+			      "      9203          0 stopped   -               db.local\n");
+}
+
+Test(cli, list_output_fields_sort_noheader)
+{
+	cr_assert_eq(parse("list", "-o", "name,numproc", "-s", "-numproc", "-H", NULL), 0);
+	_cleanup_free_ char *out = list_output();
+
+	cr_assert_str_eq(out, "web                12\n"
+			      "-                   3\n"
+			      "db                  0\n");
+}
+
+Test(cli, list_sort_by_string_and_filter)
+{
+	cr_assert_eq(parse("list", "-o", "ctid,hostname", "-s", "hostname", "web", "9203", NULL),
+		     0);
+	_cleanup_free_ char *out = list_output();
+
+	cr_assert_str_eq(out, "      CTID HOSTNAME\n"
+			      "      9203 db.local\n"
+			      "      9201 web.local\n");
+}
+
+Test(cli, list_fields_the_daemon_does_not_send)
+{
+	cr_assert_eq(parse("list", "-o", "ctid,ram,uptime", "-s", "ram", "-H", NULL), 0);
+	_cleanup_free_ char *out = list_output();
+
+	cr_assert_str_eq(out, "      9201        -          -\n"
+			      "      9202        -          -\n"
+			      "      9203        -          -\n");
+}
+
+Test(cli, list_json)
+{
+	cr_assert_eq(parse("list", "-j", "-o", "ctid,ip", "-s", "ctid", NULL), 0);
+	_cleanup_free_ char *out = list_output();
+	json_t *arr = json_loads(out, 0, NULL);
+
+	cr_assert(json_is_array(arr), "%s", out);
+	cr_assert_eq(json_array_size(arr), 3);
+	json_t *first = json_array_get(arr, 0);
+	cr_assert_str_eq(json_string_value(json_object_get(first, "ctid")), "9201");
+	cr_assert_eq(json_array_size(json_object_get(first, "ip")), 2);
+	cr_assert_eq(json_object_size(first), 2);
+	json_decref(arr);
+}
+
+Test(cli, list_json_whole_objects_without_o)
+{
+	cr_assert_eq(parse("list", "-j", NULL), 0);
+	_cleanup_free_ char *out = list_output();
+	json_t *arr = json_loads(out, 0, NULL);
+
+	cr_assert_eq(json_array_size(arr), 3);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(arr, 2), "ostemplate")),
+			 "debian-12");
+	json_decref(arr);
+}
+
+Test(cli, list_malformed_reply)
+{
+	json_t *res = json_pack("{s:i}", "containers", 3);
+	FILE *f = fopen("/dev/null", "w");
+
+	cr_assert_eq(parse("list", NULL), 0);
+	cr_assert_lt(cli_list_print(f, &cmd, res, &err), 0);
+	cr_assert_eq(err->exit_code, ST_EXIT_PROTOCOL);
+	fclose(f);
+	json_decref(res);
+}
+
+Test(cli, template_list_table)
+{
+	json_t *res = json_loads("{\"templates\":[{\"name\":\"busybox\",\"version\":\"1\","
+				 "\"hash\":\"0123456789abcdef0123\",\"size\":1048576}]}",
+				 0, NULL);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	cr_assert_eq(parse("template", "list", NULL), 0);
+	cr_assert_eq(cli_template_list_print(f, &cmd, res, &err), 0);
+	fclose(f);
+	cr_assert_str_eq(buf, "NAME                 VERSION      HASH         SIZE\n"
+			      "busybox              1            0123456789ab 1048576\n");
+	free(buf);
+	json_decref(res);
+}
+
+Test(cli, error_text_names_verb_and_ctid_once)
+{
+	struct st_error e = { .exit_code = 31, .msg = "container is not running" };
+	char *t;
+
+	cr_assert_eq(parse("stop", "9201", NULL), 0);
+	t = cli_error_text(&cmd, &e);
+	cr_assert_str_eq(t, "stop 9201: container is not running");
+	free(t);
+	e.msg = "stop 9201: container is not running";
+	t = cli_error_text(&cmd, &e);
+	cr_assert_str_eq(t, "stop 9201: container is not running");
+	free(t);
+}
+
+/* strata(8)'s exit-code table lists every code of enum st_exit. */
+Test(cli, man_page_exit_table_in_step)
+{
+	_cleanup_fclose_ FILE *h = fopen(STRATA_SRCDIR "/ksal/error.h", "re");
+	_cleanup_fclose_ FILE *m = fopen(STRATA_SRCDIR "/man/strata.8", "re");
+	_cleanup_free_ char *man = NULL;
+	char line[512];
+	size_t len = 0;
+	int codes = 0;
+
+	cr_assert_not_null(h);
+	cr_assert_not_null(m);
+	cr_assert_gt(getdelim(&man, &len, '\0', m), 0);
+	while (fgets(line, sizeof(line), h)) {
+		char name[64], want[16];
+		int code;
+
+		if (sscanf(line, " ST_EXIT_%63[A-Z_] = %d,", name, &code) != 2)
+			continue;
+		snprintf(want, sizeof(want), "\n%d\t", code);
+		cr_assert_not_null(strstr(man, want),
+				   "exit code %d (ST_EXIT_%s) missing in strata.8", code, name);
+		codes++;
+	}
+	cr_assert_gt(codes, 30);
+}
+
+/* Progress and log events, not on a terminal: plain lines on stderr. */
+static void setup_redirect(void)
+{
+	setup();
+	cr_redirect_stderr();
+}
+
+Test(cli_output, progress_events_plain_lines, .init = setup_redirect, .fini = teardown)
+{
+	json_t *p = json_pack("{s:s, s:s, s:i}", "event", "progress", "message", "unpacking",
+			      "percent", 40);
+	json_t *p2 = json_pack("{s:s, s:s}", "event", "progress", "message", "hashing");
+	json_t *l = json_pack("{s:s, s:s}", "event", "log", "message", "image written");
+	json_t *x = json_pack("{s:s}", "event", "future-kind");
+
+	cr_assert_eq(cli_on_event(p, &cmd, &err), 0);
+	cr_assert_eq(cli_on_event(p2, &cmd, &err), 0);
+	cr_assert_eq(cli_on_event(l, &cmd, &err), 0);
+	cr_assert_eq(cli_on_event(x, &cmd, &err), 0);
+	cmd.quiet = true;
+	cr_assert_eq(cli_on_event(l, &cmd, &err), 0);
+	cli_progress_end();
+	fflush(stderr);
+	cr_assert_stderr_eq_str("unpacking (40%)\nhashing\nimage written\n");
+	json_decref(p);
+	json_decref(p2);
+	json_decref(l);
+	json_decref(x);
+}
