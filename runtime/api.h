@@ -28,35 +28,72 @@
  *
  * Verbs and their args (all values strings unless said otherwise):
  *   ping, version                      -> {"version": "0.1.0"}
- *   create   ctid, args: ostemplate, config (sample name), name, hostname,
- *            ipadd (array), private, root, layout ... (any "set" option)
- *   destroy  ctid
- *   start    ctid, args: wait (bool)
- *   stop     ctid, args: fast (bool)
+ *   create   ctid (numeric, >= 101), args: ostemplate, config (sample name),
+ *            name, hostname, ipadd (array), private, root, layout, and
+ *            options {KEY or vzctl option: value} for any other key.
+ *            Allocates the container's 65536-id user-namespace range
+ *            (ID_BASE in its config). A failed create leaves nothing.
+ *            Errors: 44 exists, 91 template not found, 21 bad value.
+ *   destroy  ctid (alias "delete"); 32 while running
+ *   start    ctid, args: wait (bool). The reply comes once the init runs;
+ *            with wait on a systemd container, once systemd finished booting:
+ *            {"booted": bool, "state": "running"|"degraded"|"unknown"}
+ *   stop     ctid, args: fast (bool). The reply comes when the container is
+ *            down (halt signal, STOP_TIMEOUT, then every task killed).
  *   restart  ctid
  *   status   ctid -> {"ctid","exist","mounted","running","suspended"} (bools)
  *   mount / umount ctid
  *   set      ctid, args: options {"ram":"256M","cpus":"1",...} (vzctl option
- *            names without dashes), save (bool), setmode ("restart"|"ignore")
+ *            names without dashes, or KEY names), save (bool), setmode
+ *            ("restart"|"ignore") -> {"restart_needed": [KEY...], "saved": bool}
+ *            Cgroup keys apply live to a running container, and so do
+ *            ipadd/ipdel on a routed one; a key that
+ *            needs a restart on a running container without save/setmode
+ *            fails with 109; setmode "restart" restarts it (the reply
+ *            comes when it runs again).
  *   list     args: all (bool), stopped (bool) -> {"containers": [ {field: value} ]}
- *            every container object carries every list field (ctid, name,
- *            status, numproc, ip, hostname, ostemplate, diskspace, ...)
+ *            default: running ones only. Every container object carries
+ *            ctid, status ("running"|"stopping"|"mounted"|"stopped"),
+ *            numproc (int or null), physpages_used (pages or null), pid
+ *            (int or null), uptime (seconds or null), ram and swap (PHYSPAGES
+ *            and SWAPPAGES as "256M" or null), and every key's list field as
+ *            a string or null:
+ *            ostemplate hostname onboot bootorder root private stop_timeout
+ *            capability privileged name ip netif nameserver searchdomain
+ *            network_mode physpages swappages memguarantee cpuunits cpulimit
+ *            cpus cpumask numproc_limit ioprio iolimit iopslimit diskspace
+ *            layout memory_merge template_mount id_base description
+ *            (the table in runtime/config_keys.c; `stratad --print-keys`).
+ *
+ *   Any verb that changes a container (create destroy start stop restart
+ *   mount umount set suspend resume) also takes args.nowait (bool): while
+ *   another request holds the container the request waits its turn, or
+ *   with nowait fails at once with ST_EXIT_LOCKED (9).
  *   exec     ctid, args: argv (array), env (array), cwd, tty (bool)
  *            The request message carries 3 fds by SCM_RIGHTS (stdin, stdout,
  *            stderr of the client, in that order). The final reply comes when
  *            the command exits: {"ok":true,"result":{"exit_code":N}} (a
  *            signal-killed command gives 128+signo).
  *   enter    ctid, as exec with tty true and argv the container's shell
+ *            (args.argv if given, else /bin/sh -l)
+ *   exec/enter without the 3 fds fail with ST_EXIT_PROTOCOL; on a stopped
+ *   container with 31.
  *   console  ctid: after {"ok":true,...} the connection carries raw bytes
- *            both ways between the client and the console pty; the client
- *            detaches by closing.
+ *            both ways between the client and the console pty; the last
+ *            64 KiB of output are replayed first; many clients may attach;
+ *            the client detaches by closing. Not available (100) for a
+ *            container re-adopted after a daemon restart until its next start.
  *   template-build  args: name       (progress events, then the manifest)
  *   template-list                    -> {"templates": [manifest...]}
  *   template-remove args: name ("NAME[@VERSION]")
  *   template-import args: name, file (a path the daemon can read)
  *   template-export args: name, file
- *   suspend / resume ctid (checkpoint/restore; refused with a clear error
- *            until implemented)
+ *   suspend / resume ctid: checkpoint to STATE_DIR/dumps/CTID with CRIU
+ *            and stop (status "suspended": true), restore and run again.
+ *            16 checkpoint failed (the container keeps running), 17 restore
+ *            failed / no checkpoint, 31 suspend of a stopped one; start of a
+ *            suspended container is refused (17) until resumed or destroyed.
+ *            100 when stratad is built without checkpoint support.
  */
 #ifndef STRATA_RUNTIME_API_H
 #define STRATA_RUNTIME_API_H

@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * stratad internals: one event loop (epoll) owns every fd; a container is a
+ * struct ct in the registry, supervised through its init's pidfd. No thread
+ * and no helper process per container; long jobs (template builds) run in a
+ * forked worker that writes its progress straight to the client.
+ */
+#ifndef STRATA_RUNTIME_DAEMON_H
+#define STRATA_RUNTIME_DAEMON_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ksal/cgroup.h"
+#include "ksal/error.h"
+#include "ksal/spawn.h"
+#include "runtime/ctconfig.h"
+
+#define CT_CONSOLE_RING (64 * 1024)
+
+enum watch_kind {
+	W_LISTEN,
+	W_SIGNAL,
+	W_CONN,
+	W_CT_INIT,    /* the container's init pidfd */
+	W_CT_CONSOLE, /* the console pty master */
+	W_CT_TIMER,   /* stop timeout */
+	W_EXEC,	      /* pidfd of an exec'd process */
+	W_WORKER,     /* pidfd of a forked job worker */
+	W_WATCHDOG,
+	W_LXCFS, /* pidfd of the lxcfs serving the view from inside */
+};
+
+struct daemon;
+struct ct;
+
+/* What epoll_event.data.ptr points at. */
+struct watch {
+	enum watch_kind kind;
+	int fd;
+	void *obj;
+};
+
+struct conn {
+	struct watch w;
+	struct daemon *d;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	bool authorized; /* root or group strata */
+	char *buf;	 /* bytes read, not yet a whole line */
+	size_t len, cap;
+	int fds[3]; /* fds that came with the current request */
+	size_t nfds;
+	bool busy;	      /* an asynchronous request is in progress */
+	bool closed;	      /* peer went away; freed when no longer referenced */
+	int refs;	      /* exec/stop/park references besides the loop */
+	json_t *parked;	      /* request waiting for a container lock */
+	struct ct *console;   /* console mode: raw bytes to/from this ct */
+	struct conn *next;    /* daemon's list */
+	struct conn *next_in; /* ct wait queue / console clients */
+	bool dead;	      /* freed at the end of the event batch */
+	bool kick;	      /* lines buffered while busy: process after the batch */
+};
+
+struct exec_job {
+	struct watch w;
+	struct conn *c;
+	struct ct *ct;
+	pid_t pid;
+	bool boot_wait; /* start --wait: reply {"booted": bool} instead of exit_code */
+	struct exec_job *next;
+};
+
+enum ct_run { CT_STOPPED, CT_RUNNING, CT_STOPPING };
+enum ct_init_kind { INIT_SYSTEMD, INIT_BUSYBOX, INIT_STRATA, INIT_OTHER };
+
+struct ct {
+	char *ctid;
+	struct ct_config *conf; /* merged with the global defaults */
+	struct ct *next;
+
+	/* lock: the conn whose request owns the container, and a queue */
+	struct conn *owner;
+	bool locked;
+	struct conn *waiters;
+
+	/* running */
+	enum ct_run run;
+	struct watch init_w;
+	pid_t pid;
+	uint64_t start_time;
+	bool our_child; /* we can read its exit status (reboot detection) */
+	enum ct_init_kind init_kind;
+	struct ksal_cgroup *cg;
+	char *layer_dir, *image, *sha256, *root;
+	uint32_t id_base; /* 0 with PRIVILEGED */
+	bool privileged;
+	bool has_init; /* the template has /sbin/init */
+	char *netdev;  /* host side of the veth, NULL: none */
+
+	/* console */
+	struct watch con_w;
+	char *ring;
+	size_t ring_head, ring_len;
+	int console_log;
+	int console_slave; /* kept open: no hangup while the ct reopens it */
+	struct conn *console_clients;
+
+	/* stop in progress */
+	struct watch timer_w;
+	struct conn *stop_conn;
+	bool restart_after;
+	bool fast;
+	double stop_deadline; /* CLOCK_MONOTONIC seconds */
+	bool destroyed;	      /* removed from the registry, free when unreferenced */
+};
+
+struct tmpl_store;
+struct ksal_cgroup_mgr;
+
+/* A template layer the daemon keeps mounted between containers. */
+struct layer_hold {
+	char *layer_dir, *image;
+	struct layer_hold *next;
+};
+struct lxcfs;
+
+struct daemon {
+	struct g_config *g;
+	int epfd;
+	struct watch listen_w, signal_w, watchdog_w;
+	struct ksal_cgroup_mgr *cg;
+	struct tmpl_store *store;
+	int seccomp_fd;
+	struct ct *cts;
+	struct conn *conns;
+	struct conn *dead_conns; /* freed after the current event batch */
+	struct exec_job *execs;
+	bool quit;
+	bool stop_all; /* stop every container on the way out */
+	gid_t strata_gid;
+	bool have_strata_gid;
+	bool notify; /* NOTIFY_SOCKET set */
+	char *init_path;
+	struct lxcfs *lxcfs;	  /* NULL: the view from inside is off */
+	struct layer_hold *holds; /* template layers kept mounted by the daemon */
+	struct watch lxcfs_w;
+};
+
+/* server.c */
+int daemon_init(struct daemon *d, struct g_config *g, struct st_error **err);
+int daemon_run(struct daemon *d);
+void daemon_fini(struct daemon *d);
+int watch_add(struct daemon *d, struct watch *w, uint32_t events);
+void watch_del(struct daemon *d, struct watch *w);
+int reply_ok(struct conn *c, json_t *result); /* steals result (may be NULL) */
+int reply_error(struct conn *c, const struct st_error *err);
+int reply_event(struct conn *c, json_t *event);
+void conn_unref(struct conn *c);
+/* The request is finished: release fds, the busy flag, and read on. */
+void conn_done(struct conn *c);
+void daemon_notify(struct daemon *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* dispatch.c: one request line, already parsed */
+void api_handle_request(struct daemon *d, struct conn *c, json_t *req);
+
+/* ct.c: registry, lock, state */
+struct ct *ct_find(struct daemon *d, const char *ctid_or_name);
+int ct_registry_load(struct daemon *d, struct st_error **err);
+struct ct *ct_new(struct daemon *d, const char *ctid);
+void ct_forget(struct daemon *d, struct ct *ct);
+int ct_reload_config(struct daemon *d, struct ct *ct, struct st_error **err);
+int ct_state_write(struct daemon *d, struct ct *ct, struct st_error **err);
+void ct_state_remove(struct daemon *d, struct ct *ct);
+void ct_adopt_all(struct daemon *d);
+bool ct_is_mounted(struct daemon *d, struct ct *ct);
+void ct_unlock(struct daemon *d, struct ct *ct);
+int ct_alloc_id_base(struct daemon *d, const struct ct *self, uint32_t *out, struct st_error **err);
+
+/* lifecycle.c */
+int ct_do_create(struct daemon *d, const char *ctid, json_t *args, struct st_error **err);
+int ct_do_destroy(struct daemon *d, struct ct *ct, struct st_error **err);
+int ct_do_mount(struct daemon *d, struct ct *ct, struct st_error **err);
+int ct_do_umount(struct daemon *d, struct ct *ct, struct st_error **err);
+int ct_do_start(struct daemon *d, struct ct *ct, struct st_error **err);
+/* Start ONBOOT=yes containers once per host boot. */
+void ct_start_onboot(struct daemon *d);
+/* Send the halt signal (or kill at once with fast); completion is async:
+ * ct_on_init_exit() finishes and answers stop_conn. */
+int ct_do_stop(struct daemon *d, struct ct *ct, bool fast, struct st_error **err);
+void ct_on_init_exit(struct daemon *d, struct ct *ct);
+void ct_on_stop_timeout(struct daemon *d, struct ct *ct);
+json_t *ct_status_json(struct daemon *d, struct ct *ct);
+json_t *ct_list_json(struct daemon *d, struct ct *ct);
+int ct_do_set(struct daemon *d, struct ct *ct, json_t *args, json_t **result,
+	      struct st_error **err);
+
+/* "routed", "bridged", "none" or "host" (IP_ADDRESS set: routed). */
+const char *ct_net_mode(struct ct *ct);
+/* A create/set argument (string, bool, integer or array) into a config. */
+int ct_apply_arg(struct ct_config *c, const char *key, json_t *v, struct st_error **err);
+
+/* netpolicy.c */
+int ct_network_setup(struct daemon *d, struct ct *ct, int pidfd, struct st_error **err);
+void ct_network_teardown(struct daemon *d, struct ct *ct);
+int ct_set_addresses(struct daemon *d, struct ct *ct, const char *want, struct st_error **err);
+int ct_prepare_run(struct daemon *d, struct ct *ct, struct st_error **err);
+void ct_cleanup_after_exit(struct daemon *d, struct ct *ct);
+
+/* view.c: lxcfs */
+void view_start(struct daemon *d);
+void view_on_exit(struct daemon *d);
+void view_stop(struct daemon *d);
+/* The read-only binds of the view for a start (malloc'd, may be NULL/0). */
+int view_binds(struct daemon *d, struct ksal_bind **binds, size_t *n);
+
+/* layers.c: template layers stay mounted once used (DESIGN: once per host) */
+void layer_hold(struct daemon *d, const char *layer_dir, const char *image);
+/* Drop the daemon's hold on every version of template `name` (version 0:
+ * all) so a template-remove can unmount it; all of them with name NULL. */
+void layer_unhold(struct daemon *d, const char *name, unsigned version);
+void layer_holds_load(struct daemon *d);
+
+/* suspend.c */
+int ct_do_suspend(struct daemon *d, struct ct *ct, struct st_error **err);
+int ct_do_resume(struct daemon *d, struct ct *ct, struct st_error **err);
+bool ct_is_suspended(struct daemon *d, struct ct *ct);
+char *ct_dump_dir(struct daemon *d, struct ct *ct);
+
+/* console.c and exec.c */
+int ct_console_open(struct daemon *d, struct ct *ct, int *slave, struct st_error **err);
+void ct_console_close(struct daemon *d, struct ct *ct);
+void ct_on_console(struct daemon *d, struct ct *ct, uint32_t events);
+int ct_console_attach(struct daemon *d, struct ct *ct, struct conn *c, struct st_error **err);
+void ct_console_detach(struct conn *c);
+void conn_console_input(struct conn *c, const char *buf, size_t len);
+int ct_do_exec(struct daemon *d, struct ct *ct, struct conn *c, json_t *args, bool enter,
+	       struct st_error **err);
+void exec_on_exit(struct daemon *d, struct exec_job *j);
+/* start --wait on a systemd container: answer c when systemd finished
+ * booting (`systemctl is-system-running --wait` in the container). 1: the
+ * reply comes later; 0: nothing to wait for (reply now). */
+int ct_start_wait(struct daemon *d, struct ct *ct, struct conn *c, struct st_error **err);
+int do_template(struct daemon *d, struct conn *c, const char *verb, json_t *args, json_t **result,
+		struct st_error **err);
+
+#endif

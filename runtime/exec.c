@@ -1,0 +1,545 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* exec/enter, the console pty, and template jobs in forked workers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ksal/cleanup.h"
+#include "ksal/log.h"
+#include "ksal/spawn.h"
+#include "ksal/syscalls.h"
+#include "runtime/daemon.h"
+#include "templates/template.h"
+
+/* ---- console ---- */
+
+int ct_console_open(struct daemon *d, struct ct *ct, int *slave, struct st_error **err)
+{
+	_cleanup_close_ int master = -EBADF, s = -EBADF;
+	_cleanup_free_ char *logpath = NULL;
+	char name[128];
+
+	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+	if (master < 0)
+		return st_error_set(err, errno, "console: open /dev/ptmx");
+	if (unlockpt(master) < 0 || ptsname_r(master, name, sizeof(name)) != 0)
+		return st_error_set(err, errno, "console: unlock pty");
+	s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (s < 0)
+		return st_error_set(err, errno, "console: open `%s`", name);
+	if (ct->id_base && fchown(s, ct->id_base, ct->id_base + 5) < 0)
+		st_debug("console %s: chown: %s", ct->ctid, strerror(errno));
+	if (!ct->ring) {
+		ct->ring = malloc(CT_CONSOLE_RING);
+		if (!ct->ring)
+			return st_error_set(err, ENOMEM, "console ring buffer");
+	}
+	ct->ring_head = ct->ring_len = 0;
+	if (asprintf(&logpath, "%s/ct/%s.console.log", d->g->run_dir, ct->ctid) < 0)
+		return st_error_set(err, ENOMEM, "console log");
+	/* one boot per log: a fresh start begins a fresh log */
+	ct->console_log = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+	if (ct->console_log < 0)
+		st_warn("console %s: open `%s`: %s", ct->ctid, logpath, strerror(errno));
+	ct->con_w.fd = take_fd(master);
+	if (watch_add(d, &ct->con_w, EPOLLIN) < 0) {
+		close(ct->con_w.fd);
+		ct->con_w.fd = -EBADF;
+		return st_error_set(err, errno, "console: epoll");
+	}
+	/* the daemon keeps a slave open too, so the master never sees a
+	 * hangup while the container reopens its console */
+	ct->console_slave = fcntl(s, F_DUPFD_CLOEXEC, 3);
+	*slave = take_fd(s);
+	return 0;
+}
+
+void ct_console_close(struct daemon *d, struct ct *ct)
+{
+	while (ct->console_clients) {
+		struct conn *c = ct->console_clients;
+		ct->console_clients = c->next_in;
+		c->next_in = NULL;
+		c->console = NULL;
+		/* the stream ends: close the client's connection */
+		if (c->w.fd >= 0)
+			shutdown(c->w.fd, SHUT_RDWR);
+		conn_done(c);
+		conn_unref(c);
+	}
+	if (ct->con_w.fd >= 0) {
+		watch_del(d, &ct->con_w);
+		close(ct->con_w.fd);
+		ct->con_w.fd = -EBADF;
+	}
+	if (ct->console_slave >= 0) {
+		close(ct->console_slave);
+		ct->console_slave = -EBADF;
+	}
+	if (ct->console_log >= 0) {
+		close(ct->console_log);
+		ct->console_log = -EBADF;
+	}
+}
+
+static void ring_put(struct ct *ct, const char *buf, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		ct->ring[(ct->ring_head + ct->ring_len) % CT_CONSOLE_RING] = buf[i];
+		if (ct->ring_len < CT_CONSOLE_RING)
+			ct->ring_len++;
+		else
+			ct->ring_head = (ct->ring_head + 1) % CT_CONSOLE_RING;
+	}
+}
+
+void ct_on_console(struct daemon *d, struct ct *ct, uint32_t events)
+{
+	char buf[8192];
+
+	for (;;) {
+		ssize_t n = read(ct->con_w.fd, buf, sizeof(buf));
+		if (n <= 0) {
+			if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				/* EIO: no slave open any more */
+				watch_del(d, &ct->con_w);
+			}
+			return;
+		}
+		ring_put(ct, buf, (size_t)n);
+		if (ct->console_log >= 0 && write(ct->console_log, buf, (size_t)n) < 0)
+			st_debug("console log %s: %s", ct->ctid, strerror(errno));
+		for (struct conn *c = ct->console_clients; c; c = c->next_in)
+			if (!c->closed &&
+			    send(c->w.fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
+			    errno != EAGAIN)
+				c->closed = true;
+	}
+	(void)events;
+}
+
+int ct_console_attach(struct daemon *d, struct ct *ct, struct conn *c, struct st_error **err)
+{
+	if (ct->run == CT_STOPPED)
+		return st_error_setx(err, ST_EXIT_NOTRUNNING, 0,
+				     "console %s: container is not running", ct->ctid);
+	if (ct->con_w.fd < 0)
+		return st_error_setx(err, ST_EXIT_NOFEATURE, 0,
+				     "console %s: the console was lost when stratad restarted; "
+				     "it comes back with the next start",
+				     ct->ctid);
+	if (reply_ok(c, NULL) < 0)
+		return st_error_set(err, EPIPE, "console %s", ct->ctid);
+	/* replay the ring buffer */
+	for (size_t off = 0; off < ct->ring_len;) {
+		size_t pos = (ct->ring_head + off) % CT_CONSOLE_RING;
+		size_t chunk = ct->ring_len - off;
+		if (chunk > CT_CONSOLE_RING - pos)
+			chunk = CT_CONSOLE_RING - pos;
+		if (send(c->w.fd, ct->ring + pos, chunk, MSG_NOSIGNAL) < 0)
+			break;
+		off += chunk;
+	}
+	c->console = ct;
+	c->busy = true;
+	c->refs++;
+	c->next_in = ct->console_clients;
+	ct->console_clients = c;
+	(void)d;
+	return 0;
+}
+
+void ct_console_detach(struct conn *c)
+{
+	struct ct *ct = c->console;
+
+	if (!ct)
+		return;
+	for (struct conn **p = &ct->console_clients; *p; p = &(*p)->next_in)
+		if (*p == c) {
+			*p = c->next_in;
+			break;
+		}
+	c->next_in = NULL;
+	c->console = NULL;
+	c->refs--;
+}
+
+void conn_console_input(struct conn *c, const char *buf, size_t len)
+{
+	struct ct *ct = c->console;
+
+	if (!ct || ct->con_w.fd < 0)
+		return;
+	while (len > 0) {
+		ssize_t w = write(ct->con_w.fd, buf, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return; /* full: the bytes are dropped */
+		}
+		buf += w;
+		len -= (size_t)w;
+	}
+}
+
+/* ---- exec / enter ---- */
+
+static char **json_strv(json_t *a, const char *what, struct st_error **err)
+{
+	_cleanup_strv_ char **v = NULL;
+	size_t i;
+	json_t *x;
+
+	if (!a)
+		return calloc(1, sizeof(char *));
+	if (!json_is_array(a)) {
+		st_error_setx(err, ST_EXIT_BADARG, 0, "`%s`: array of strings expected", what);
+		return NULL;
+	}
+	v = calloc(json_array_size(a) + 1, sizeof(char *));
+	if (!v) {
+		st_error_set(err, ENOMEM, "%s", what);
+		return NULL;
+	}
+	json_array_foreach (a, i, x) {
+		if (!json_is_string(x)) {
+			st_error_setx(err, ST_EXIT_BADARG, 0, "`%s`: array of strings expected",
+				      what);
+			return NULL;
+		}
+		v[i] = strdup(json_string_value(x));
+		if (!v[i]) {
+			st_error_set(err, ENOMEM, "%s", what);
+			return NULL;
+		}
+	}
+	return take_ptr(v);
+}
+
+int ct_do_exec(struct daemon *d, struct ct *ct, struct conn *c, json_t *args, bool enter,
+	       struct st_error **err)
+{
+	const char *verb = enter ? "enter" : "exec";
+	_cleanup_strv_ char **argv = NULL, **env = NULL;
+	json_t *jcwd = args ? json_object_get(args, "cwd") : NULL;
+	bool tty = enter || (args && json_is_true(json_object_get(args, "tty")));
+	struct ksal_enter_cfg cfg = { 0 };
+	struct ksal_spawned sp = { 0 };
+	struct exec_job *j;
+	static char *default_env[] = {
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm",
+		"HOME=/root", NULL
+	};
+
+	if (ct->run != CT_RUNNING)
+		return st_error_setx(err, ST_EXIT_NOTRUNNING, 0, "%s %s: container is not running",
+				     verb, ct->ctid);
+	if (c->nfds != 3)
+		return st_error_setx(err, ST_EXIT_PROTOCOL, 0,
+				     "%s %s: the request must carry 3 fds (stdin, stdout, stderr) "
+				     "by SCM_RIGHTS, got %zu",
+				     verb, ct->ctid, c->nfds);
+	argv = json_strv(args ? json_object_get(args, "argv") : NULL, "argv", err);
+	if (!argv)
+		return st_error_prefix(err, "%s %s", verb, ct->ctid);
+	if (!argv[0]) {
+		if (!enter)
+			return st_error_setx(err, ST_EXIT_BADARG, 0, "exec %s: no command given",
+					     ct->ctid);
+		strv_free(argv);
+		argv = calloc(3, sizeof(char *));
+		if (!argv || !(argv[0] = strdup("/bin/sh")) || !(argv[1] = strdup("-l")))
+			return st_error_set(err, ENOMEM, "enter");
+	}
+	env = json_strv(args ? json_object_get(args, "env") : NULL, "env", err);
+	if (!env)
+		return st_error_prefix(err, "%s %s", verb, ct->ctid);
+	if (jcwd && !json_is_string(jcwd))
+		return st_error_setx(err, ST_EXIT_BADARG, 0, "%s %s: `cwd`: string expected", verb,
+				     ct->ctid);
+	cfg.init_pidfd = ct->init_w.fd;
+	cfg.init_pid = ct->pid;
+	cfg.argv = argv;
+	cfg.envp = env[0] ? env : default_env;
+	cfg.cwd = jcwd ? json_string_value(jcwd) : NULL;
+	for (int i = 0; i < 3; i++)
+		cfg.stdio[i] = c->fds[i];
+	cfg.setsid_ctty = tty;
+	cfg.cap_drop = ct->conf ? ksal_cap_default_drop() : ksal_cap_default_drop();
+	if (ct->conf && ct->conf->v[CT_CAPABILITY].set) {
+		cfg.cap_drop &= ~ct->conf->v[CT_CAPABILITY].cap_on;
+		cfg.cap_drop |= ct->conf->v[CT_CAPABILITY].cap_off;
+	}
+	cfg.seccomp_fd = d->seccomp_fd;
+	cfg.cgroup_procs_fd = -1;
+	if (ksal_enter(&cfg, &sp, err) < 0)
+		return st_error_prefix(err, "%s %s", verb, ct->ctid);
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		kill(sp.pid, SIGKILL);
+		waitpid(sp.pid, NULL, 0);
+		close(sp.pidfd);
+		return st_error_set(err, ENOMEM, "%s %s", verb, ct->ctid);
+	}
+	j->w = (struct watch){ W_EXEC, sp.pidfd, j };
+	j->c = c;
+	j->ct = ct;
+	j->pid = sp.pid;
+	if (watch_add(d, &j->w, EPOLLIN) < 0) {
+		kill(sp.pid, SIGKILL);
+		waitpid(sp.pid, NULL, 0);
+		close(sp.pidfd);
+		free(j);
+		return st_error_set(err, errno, "%s %s: epoll", verb, ct->ctid);
+	}
+	j->next = d->execs;
+	d->execs = j;
+	c->refs++;
+	/* the client's fds are the process's now; ours are not needed */
+	conn_done(c);
+	c->busy = true;
+	st_debug("%s %s: pid %d %s", verb, ct->ctid, (int)sp.pid, argv[0]);
+	return 1;
+}
+
+int ct_start_wait(struct daemon *d, struct ct *ct, struct conn *c, struct st_error **err)
+{
+	/* --wait returns at once while systemd does not answer yet: retry */
+	char *argv[] = { "/bin/sh", "-c",
+			 "i=0; while [ $i -lt 1200 ]; do "
+			 "s=$(systemctl is-system-running --wait 2>/dev/null); "
+			 "case \"$s\" in running) exit 0;; degraded) exit 1;; esac; "
+			 "i=$((i+1)); sleep 0.1; done; exit 2",
+			 NULL };
+	char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+	struct ksal_enter_cfg cfg = { 0 };
+	struct ksal_spawned sp = { 0 };
+	struct exec_job *j;
+
+	if (ct->init_kind != INIT_SYSTEMD)
+		return 0; /* other inits are up once they run */
+	cfg.init_pidfd = ct->init_w.fd;
+	cfg.init_pid = ct->pid;
+	cfg.argv = argv;
+	cfg.envp = envp;
+	cfg.stdio[0] = cfg.stdio[1] = cfg.stdio[2] = -1;
+	cfg.cap_drop = ksal_cap_default_drop();
+	cfg.seccomp_fd = d->seccomp_fd;
+	cfg.cgroup_procs_fd = -1;
+	if (ksal_enter(&cfg, &sp, err) < 0)
+		return st_error_prefix(err, "start %s: wait for boot", ct->ctid);
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		kill(sp.pid, SIGKILL);
+		waitpid(sp.pid, NULL, 0);
+		close(sp.pidfd);
+		return st_error_set(err, ENOMEM, "start %s", ct->ctid);
+	}
+	j->w = (struct watch){ W_EXEC, sp.pidfd, j };
+	j->c = c;
+	j->ct = ct;
+	j->pid = sp.pid;
+	j->boot_wait = true;
+	watch_add(d, &j->w, EPOLLIN);
+	j->next = d->execs;
+	d->execs = j;
+	c->refs++;
+	c->busy = true;
+	return 1;
+}
+
+void exec_on_exit(struct daemon *d, struct exec_job *j)
+{
+	siginfo_t si = { 0 };
+	int code = -1;
+
+	if (waitid((idtype_t)P_PIDFD, (id_t)j->w.fd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+		return; /* not yet */
+	if (si.si_code == CLD_EXITED)
+		code = si.si_status;
+	else
+		code = 128 + si.si_status;
+	watch_del(d, &j->w);
+	close(j->w.fd);
+	for (struct exec_job **p = &d->execs; *p; p = &(*p)->next)
+		if (*p == j) {
+			*p = j->next;
+			break;
+		}
+	if (j->w.kind == W_EXEC && j->boot_wait) {
+		/* 0: running; 1: degraded (or stopping...); the container runs */
+		if (!j->c->closed)
+			reply_ok(j->c,
+				 json_pack("{s:b,s:s}", "booted", code == 0 || code == 1, "state",
+					   code == 0   ? "running"
+					   : code == 1 ? "degraded"
+						       : "unknown"));
+	} else if (j->w.kind == W_EXEC) {
+		if (!j->c->closed)
+			reply_ok(j->c, json_pack("{s:i}", "exit_code", code));
+	} else if (code != 0) {
+		st_debug("template worker %d exited with %d", (int)j->pid, code);
+	}
+	conn_done(j->c);
+	conn_unref(j->c);
+	free(j);
+}
+
+/* ---- templates ---- */
+
+static json_t *manifest_json(const struct tmpl_manifest *m)
+{
+	json_t *pk = json_array();
+
+	for (char **p = m->packages; p && *p; p++)
+		json_array_append_new(pk, json_string(*p));
+	return json_pack("{s:s,s:i,s:i,s:s,s:I,s:I,s:s?,s:s?,s:o,s:b,s:s?}", "name", m->name,
+			 "version", (int)m->version, "parent_version", (int)m->parent_version,
+			 "sha256", m->sha256, "size", (json_int_t)m->size, "created",
+			 (json_int_t)m->created, "base", m->base, "recipe_hash", m->recipe_hash,
+			 "packages", pk, "has_init", m->has_init, "image", m->image);
+}
+
+struct worker_ctx {
+	int fd;
+};
+
+static void worker_progress(const char *step, unsigned percent, void *data)
+{
+	struct worker_ctx *w = data;
+	json_t *e = json_pack("{s:s,s:s,s:i}", "event", "progress", "message", step ? step : "",
+			      "percent", (int)percent);
+	char *s = e ? json_dumps(e, JSON_COMPACT) : NULL;
+
+	if (s) {
+		dprintf(w->fd, "%s\n", s);
+		free(s);
+	}
+	json_decref(e);
+}
+
+static void worker_reply(int fd, json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	if (s)
+		dprintf(fd, "%s\n", s);
+	free(s);
+	json_decref(j);
+}
+
+static const char *arg_str(json_t *args, const char *key)
+{
+	return args ? json_string_value(json_object_get(args, key)) : NULL;
+}
+
+int do_template(struct daemon *d, struct conn *c, const char *verb, json_t *args, json_t **result,
+		struct st_error **err)
+{
+	const char *name = arg_str(args, "name"), *file = arg_str(args, "file");
+	pid_t pid;
+	int pidfd;
+	struct exec_job *j;
+
+	if (!strcmp(verb, "template-list")) {
+		struct tmpl_manifest *ms = NULL;
+		size_t n = 0;
+		json_t *arr;
+
+		if (tmpl_list(d->store, &ms, &n, err) < 0)
+			return st_error_prefix(err, "template-list");
+		arr = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(arr, manifest_json(&ms[i]));
+		tmpl_manifests_free(ms, n);
+		*result = json_pack("{s:o}", "templates", arr);
+		return 0;
+	}
+	if (!name)
+		return st_error_setx(err, ST_EXIT_BADARG, 0, "%s: no template name given", verb);
+	if (!strcmp(verb, "template-remove")) {
+		_cleanup_free_ char *tname = NULL;
+		_cleanup_free_ const char **users = NULL;
+		size_t n = 0;
+		unsigned ver = 0;
+
+		if (tmpl_ref_parse(name, &tname, &ver, err) < 0)
+			return st_error_prefix(err, "template-remove");
+		for (struct ct *ct = d->cts; ct; ct = ct->next)
+			n++;
+		users = calloc(n + 1, sizeof(*users));
+		if (!users)
+			return st_error_set(err, ENOMEM, "template-remove");
+		n = 0;
+		for (struct ct *ct = d->cts; ct; ct = ct->next) {
+			_cleanup_free_ char *cname = NULL;
+			unsigned cver = 0;
+			const char *ref = ct->conf ? ct_config_str(ct->conf, CT_OSTEMPLATE) : NULL;
+
+			if (!ref || tmpl_ref_parse(ref, &cname, &cver, NULL) < 0)
+				continue;
+			if (strcmp(cname, tname) == 0 && (ver == 0 || cver == 0 || cver == ver))
+				users[n++] = ct->ctid;
+		}
+		/* the daemon's own hold must not keep the image mounted */
+		if (n == 0)
+			layer_unhold(d, tname, ver);
+		if (tmpl_remove(d->store, name, users, err) < 0)
+			return st_error_prefix(err, "template-remove");
+		return 0;
+	}
+	if ((!strcmp(verb, "template-import") || !strcmp(verb, "template-export")) && !file)
+		return st_error_setx(err, ST_EXIT_BADARG, 0, "%s: no file given", verb);
+
+	/* a long job: a forked worker writes progress and the reply itself */
+	pid = fork();
+	if (pid < 0)
+		return st_error_set(err, errno, "%s: fork", verb);
+	if (pid == 0) {
+		struct worker_ctx w = { c->w.fd };
+		struct tmpl_manifest m = { 0 };
+		struct st_error *e = NULL;
+		int r;
+
+		signal(SIGPIPE, SIG_IGN);
+		if (!strcmp(verb, "template-build"))
+			r = tmpl_build(d->store, name, worker_progress, &w, &m, &e);
+		else if (!strcmp(verb, "template-import"))
+			r = tmpl_import(d->store, name, file, &m, &e);
+		else
+			r = tmpl_export(d->store, name, file, &e);
+		if (r < 0)
+			worker_reply(w.fd, json_pack("{s:b,s:s,s:i}", "ok", 0, "error",
+						     e && e->msg ? e->msg : "failed", "exit",
+						     st_error_exit(e)));
+		else
+			worker_reply(w.fd, json_pack("{s:b,s:o}", "ok", 1, "result",
+						     m.name ? manifest_json(&m) : json_object()));
+		_exit(r < 0 ? 1 : 0);
+	}
+	pidfd = pidfd_open(pid, 0);
+	j = calloc(1, sizeof(*j));
+	if (pidfd < 0 || !j) {
+		waitpid(pid, NULL, 0);
+		free(j);
+		if (pidfd >= 0)
+			close(pidfd);
+		return 0; /* the worker replied */
+	}
+	j->w = (struct watch){ W_WORKER, pidfd, j };
+	j->c = c;
+	j->pid = pid;
+	watch_add(d, &j->w, EPOLLIN);
+	j->next = d->execs;
+	d->execs = j;
+	c->refs++;
+	return 1;
+}
