@@ -525,7 +525,15 @@ Test(cgroup_v1, kill_all_kills_every_task)
 		OK(ksal_cgroup_attach(cg, pid[i], &err));
 		release(go[i]);
 	}
-	sleep_ms(100);
+	/* wait until every family has forked its children (a loaded host is slow) */
+	for (int t = 0; t < 500; t++) {
+		OK(ksal_cgroup_pids(cg, &pids, &n, &err));
+		free(pids);
+		pids = NULL;
+		if (n >= 16)
+			break;
+		sleep_ms(10);
+	}
 	/* one family moved into a child cgroup, as systemd inside would */
 	{
 		char inner[4096], val[32];

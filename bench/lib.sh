@@ -1,0 +1,116 @@
+# Shared helpers for the benchmarks (sourced, not run).
+#
+# - an optimised, unsanitised build of Strata in $BUILD (default build-bench);
+# - a private stratad instance (its own config, dirs, socket and cgroup subtree
+#   under $BENCH_DIR) so a benchmark never touches the host's real containers;
+# - a busybox rootfs, an OCI bundle for runc/crun and an LXC config for the peers.
+#
+# Public tools only: hyperfine, awk, and the peers from Debian.
+
+BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$BENCH_ROOT/build-bench}
+BENCH_DIR=${BENCH_DIR:-/tmp/strata-bench}
+BENCH_CACHE=${BENCH_CACHE:-/var/cache/strata/bench}
+# cgroup subtree of the private daemon, and a prefix for the peers' container
+# names (so two benchmark runs on one host do not collide)
+BENCH_SUBTREE=${BENCH_SUBTREE:-strata-bench}
+BENCH_NAME=${BENCH_NAME:-bench}
+LXC_CT=${LXC_CT:-bbt}
+
+bench_die() { echo "bench: $*" >&2; exit 1; }
+
+bench_build() {
+	if [ ! -d "$BUILD" ]; then
+		meson setup "$BUILD" --buildtype=release -Db_sanitize=none -Dtests=disabled >/dev/null
+	fi
+	ninja -C "$BUILD" runtime/stratad cli/strata templates/strata-init >/dev/null ||
+		bench_die "build of stratad, strata and strata-init in $BUILD failed"
+	STRATA="$BUILD/cli/strata --socket $BENCH_DIR/run/strata.sock"
+	STRATAD=$BUILD/runtime/stratad
+}
+
+# Start a private daemon; bench_daemon_stop (trap it) stops it and removes
+# every container it still has.
+bench_daemon_start() {
+	mkdir -p "$BENCH_DIR"
+	cat >"$BENCH_DIR/strata.conf" <<CONF
+CONF_DIR=$BENCH_DIR/ct
+STATE_DIR=$BENCH_DIR/state
+RUN_DIR=$BENCH_DIR/run
+TEMPLATE_DIR=$BENCH_DIR/templates
+PRIVATE_DIR=$BENCH_DIR/private
+ROOT_DIR=$BENCH_DIR/root
+CACHE_DIR=$BENCH_CACHE
+SOCKET=$BENCH_DIR/run/strata.sock
+CGROUP_SUBTREE=$BENCH_SUBTREE
+RECIPES_DIR=$BENCH_ROOT/templates/recipes
+SAMPLES_DIR=$BENCH_ROOT/runtime/samples
+INIT_PATH=$BUILD/templates/strata-init
+LOG_FILE=$BENCH_DIR/stratad.log
+LOG_LEVEL=${BENCH_LOG_LEVEL:-warning}
+VE_STOP_MODE=stop
+CONF
+	"$STRATAD" --config "$BENCH_DIR/strata.conf" --daemon --pidfile "$BENCH_DIR/stratad.pid" ||
+		bench_die "stratad did not start (see $BENCH_DIR/stratad.log)"
+	for _ in $(seq 50); do [ -S "$BENCH_DIR/run/strata.sock" ] && break; sleep 0.1; done
+	$STRATA template list >/dev/null 2>&1 || bench_die "stratad does not answer"
+}
+
+bench_daemon_stop() {
+	[ -n "${STRATA:-}" ] || return 0
+	if [ -S "$BENCH_DIR/run/strata.sock" ]; then
+		for ct in $($STRATA list -a -H -o ctid 2>/dev/null); do
+			$STRATA stop --fast "$ct" >/dev/null 2>&1 || true
+			$STRATA destroy "$ct" >/dev/null 2>&1 || true
+		done
+	fi
+	[ -f "$BENCH_DIR/stratad.pid" ] && kill "$(cat "$BENCH_DIR/stratad.pid")" 2>/dev/null || true
+	sleep 0.3
+	rm -rf "$BENCH_DIR"
+}
+
+# A busybox rootfs for the peers, and an OCI bundle and LXC config over it.
+bench_peer_setup() {
+	local r=$BENCH_CACHE/rootfs
+	if [ ! -x "$r/bin/busybox" ]; then
+		mkdir -p "$r"/{bin,sbin,proc,sys,dev,tmp,etc,usr/lib,run}
+		cp /bin/busybox "$r/bin/busybox"
+		for a in $("$r/bin/busybox" --list); do [ "$a" = busybox ] || ln -sf busybox "$r/bin/$a"; done
+		echo 'ID=busybox' >"$r/usr/lib/os-release"
+		echo 'root:x:0:0:root:/:/bin/sh' >"$r/etc/passwd"
+	fi
+	PEER_ROOTFS=$r
+	OCI=$BENCH_DIR/oci
+	mkdir -p "$OCI"
+	(cd "$OCI" && rm -f config.json && runc spec)
+	# /bin/true, no terminal, read-only root: the same work as the others.
+	sed -i -e 's/"terminal": true/"terminal": false/' \
+		-e 's/"sh"$/"\/bin\/true"/' -e 's/"readonly": false/"readonly": true/' \
+		-e "s|\"path\": \"rootfs\"|\"path\": \"$r\"|" "$OCI/config.json"
+	LXCPATH=$BENCH_DIR/lxc
+	mkdir -p "$LXCPATH/$LXC_CT"
+	cat >"$LXCPATH/$LXC_CT/config" <<CONF
+lxc.uts.name = $LXC_CT
+lxc.rootfs.path = dir:$r
+lxc.net.0.type = empty
+lxc.apparmor.profile = unconfined
+lxc.mount.auto = proc:mixed sys:ro
+CONF
+}
+
+# Whether crun runs here (Debian 12's refuses a hybrid host with hugetlb on cgroup2).
+bench_crun_works() {
+	command -v crun >/dev/null || return 1
+	(cd "$OCI" && crun --root "$BENCH_DIR/crun" run "$BENCH_NAME-crun-probe" >/dev/null 2>&1)
+}
+
+# bench_hyperfine NAME ARGS...: run hyperfine, print its table, and then
+# each command's median and its ratio to the first command's median.
+bench_hyperfine() {
+	local name=$1; shift
+	local csv=$BENCH_DIR/$name.csv
+	hyperfine -N --style basic --export-csv "$csv" "$@" >&2
+	awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+		{ med = $col["median"] * 1000; if (NR == 2) base = med
+		  printf "%-50s median %8.2f ms   ratio to first %6.2f\n", $1, med, med / base }' "$csv"
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Container lifecycle latency, Strata against its peers, side by side
+# (issue 4's figures). Root; runs hyperfine; prints medians and ratios.
+#
+#   bench/lifecycle.sh [RUNS]        (default 30 runs each)
+#
+# 1. start: `strata start` of an existing busybox container until its init
+#    runs, against `runc run`, `lxc-start -F`, `lxc-execute`, `systemd-nspawn`
+#    and the kernel's floor `unshare -fpmiun --mount-proc` running /bin/true
+#    (crun too where it runs on this host).
+# 2. lifecycle: create, start, stop, destroy of a container, against the
+#    peers' whole run of /bin/true.
+# 3. exec: `strata exec2 CT true` against `nsenter` and `lxc-attach`.
+set -euo pipefail
+RUNS=${1:-30}
+. "$(dirname "$0")/lib.sh"
+
+[ "$(id -u)" = 0 ] || bench_die "must run as root"
+for t in hyperfine runc lxc-start lxc-execute lxc-attach systemd-nspawn unshare nsenter; do
+	command -v $t >/dev/null || bench_die "$t missing (run scripts/deps.sh)"
+done
+
+LXCPATH=
+cleanup() {
+	bench_daemon_stop
+	[ -z "$LXCPATH" ] || lxc-stop -k -n $LXC_CT -P "$LXCPATH" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+bench_build
+bench_daemon_start
+bench_peer_setup
+$STRATA template build busybox >/dev/null
+$STRATA create 101 --ostemplate busybox >/dev/null
+
+peers=(
+	"runc --root $BENCH_DIR/runc run -b $OCI $BENCH_NAME-runc"
+	"lxc-start -F -n $LXC_CT -P $LXCPATH -- /bin/true"
+	"lxc-execute -n $LXC_CT -P $LXCPATH -- /bin/true"
+	"systemd-nspawn --register=no --keep-unit -q -D $PEER_ROOTFS /bin/true"
+	"unshare -fpmiun --mount-proc true"
+)
+if bench_crun_works; then
+	peers=("crun --root $BENCH_DIR/crun run -b $OCI $BENCH_NAME-crun" "${peers[@]}")
+else
+	echo "crun: not run (Debian 12's crun refuses this host's hybrid cgroup layout)" >&2
+fi
+
+printf '#!/bin/sh\n%s stop --fast 101 >/dev/null 2>&1 || true\n' "$STRATA" >"$BENCH_DIR/stop101"
+chmod +x "$BENCH_DIR/stop101"
+echo "== start of an existing container until its init runs =="
+bench_hyperfine start -r "$RUNS" -w 3 \
+	--prepare "$BENCH_DIR/stop101" -n "strata start" "$STRATA start 101" \
+	"${peers[@]}"
+
+echo "== whole lifecycle (create, start, stop, destroy) =="
+$STRATA stop --fast 101 >/dev/null 2>&1 || true
+cat >"$BENCH_DIR/lifecycle" <<SH
+#!/bin/sh
+set -e
+$STRATA create 102 --ostemplate busybox >/dev/null
+$STRATA start 102 >/dev/null
+$STRATA stop --fast 102 >/dev/null
+$STRATA destroy 102 >/dev/null
+SH
+chmod +x "$BENCH_DIR/lifecycle"
+bench_hyperfine lifecycle -r "$RUNS" -w 3 -n "strata create+start+stop+destroy" "$BENCH_DIR/lifecycle" \
+	"${peers[@]}"
+
+echo "== exec into a running container =="
+$STRATA start 101 >/dev/null
+pid=$($STRATA list -H -o ctid,pid 101 2>/dev/null | awk '{print $2}' || true)
+lxc-start -d -n $LXC_CT -P "$LXCPATH" -- /bin/sleep 1000
+exec_peers=("lxc-attach -n $LXC_CT -P $LXCPATH -- /bin/true")
+if [ -n "$pid" ] && [ "$pid" -gt 0 ] 2>/dev/null; then
+	exec_peers+=("nsenter -a -t $pid /bin/true")
+fi
+bench_hyperfine exec -r "$RUNS" -w 3 -n "strata exec2" "$STRATA exec2 101 true" "${exec_peers[@]}"
