@@ -457,3 +457,22 @@ int ct_net_bridged_teardown(struct ksal_nl *host, const struct ct_net_bridged *c
 		return st_error_prefix(err, "tear down bridged network of CT %s: ", cfg->ctid);
 	return 0;
 }
+
+/* After a restore: CRIU recreated the veth (host end down, bare); put the
+ * host end back as routed_setup left it. */
+int ct_net_routed_reattach(struct ksal_nl *host, const struct ct_net_routed *cfg,
+			   struct st_error **err)
+{
+	bool v4 = has_family(cfg->addrs, cfg->n_addrs, AF_INET);
+	bool v6 = has_family(cfg->addrs, cfg->n_addrs, AF_INET6);
+	int r;
+
+	if (check_cfg(cfg, err) < 0)
+		return -EINVAL;
+	r = routed_host_end(host, cfg, v4, v6, err);
+	for (size_t i = 0; r >= 0 && i < cfg->n_addrs; i++)
+		r = host_addr_add(host, cfg, &cfg->addrs[i], err);
+	if (r < 0)
+		return st_error_prefix(err, "reattach routed network of CT %s: ", cfg->ctid);
+	return 0;
+}

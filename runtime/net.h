@@ -40,6 +40,8 @@ struct ct_net_routed {
  * of it remains. */
 int ct_net_routed_setup(struct ksal_nl *host, int ct_nsfd, const struct ct_net_routed *cfg,
 			struct st_error **err);
+int ct_net_routed_reattach(struct ksal_nl *host, const struct ct_net_routed *cfg,
+			   struct st_error **err);
 /* Remove it again; what is already gone is not an error. */
 int ct_net_routed_teardown(struct ksal_nl *host, const struct ct_net_routed *cfg,
 			   struct st_error **err);

@@ -21,6 +21,8 @@
 #include "ksal/log.h"
 #include "ksal/syscalls.h"
 #include "runtime/daemon.h"
+#include "runtime/net.h"
+#include "ksal/netlink.h"
 
 #ifdef HAVE_CT_CHECKPOINT
 #include "runtime/checkpoint.h"
@@ -59,6 +61,7 @@ static void ckpt_params(struct daemon *d, struct ct *ct, const char *dir, struct
 	p->cg = ct->cg;
 	p->images_dir = dir;
 	p->criu_path = d->g->criu_path;
+	p->console_fd = ct->console_slave;
 	if (ct->netdev) {
 		p->veth_ct = "eth0";
 		p->veth_host = ct->netdev;
@@ -102,6 +105,7 @@ int ct_do_resume(struct daemon *d, struct ct *ct, struct st_error **err)
 	_cleanup_free_ char *dir = ct_dump_dir(d, ct);
 	struct ct_ckpt_params p;
 	struct ct_ckpt_result res = { .pidfd = -1 };
+	int slave = -EBADF;
 
 	if (!dir)
 		return st_error_set(err, ENOMEM, "resume %s", ct->ctid);
@@ -115,7 +119,10 @@ int ct_do_resume(struct daemon *d, struct ct *ct, struct st_error **err)
 	/* root, cgroups with limits: what start makes before the init */
 	if (ct_prepare_run(d, ct, err) < 0)
 		goto fail;
+	if (ct_console_open(d, ct, &slave, err) < 0)
+		goto fail;
 	ckpt_params(d, ct, dir, &p);
+	p.console_fd = slave;
 	if (strcmp(ct_net_mode(ct), "none") && strcmp(ct_net_mode(ct), "host")) {
 		/* the veth's host end is recreated by CRIU */
 		if (asprintf(&ct->netdev, "veth%s", ct->ctid) < 0) {
@@ -125,8 +132,34 @@ int ct_do_resume(struct daemon *d, struct ct *ct, struct st_error **err)
 		p.veth_ct = "eth0";
 		p.veth_host = ct->netdev;
 	}
-	if (ct_checkpoint_restore(&p, &res, err) < 0)
+	if (ct_checkpoint_restore(&p, &res, err) < 0) {
+		close(slave);
 		goto fail;
+	}
+	close(slave);
+	if (p.veth_host && !strcmp(ct_net_mode(ct), "routed")) {
+		const char *ips = ct_config_str(ct->conf, CT_IP_ADDRESS);
+		struct ksal_ipaddr addrs[16];
+		size_t n = 0;
+		_cleanup_free_ char *copy = ips ? strdup(ips) : NULL;
+		char *save = NULL;
+		struct ksal_nl *nl = NULL;
+
+		for (char *t = copy ? strtok_r(copy, " ", &save) : NULL; t && n < 16;
+		     t = strtok_r(NULL, " ", &save))
+			if (ksal_ipaddr_parse(t, &addrs[n], NULL) == 0)
+				n++;
+		struct ct_net_routed cfg = { .ctid = ct->ctid, .host_ifname = p.veth_host,
+					     .ct_ifname = "eth0", .addrs = addrs, .n_addrs = n };
+		if (ksal_nl_open(&nl, err) < 0 || ct_net_routed_reattach(nl, &cfg, err) < 0) {
+			if (nl)
+				ksal_nl_close(nl);
+			st_warn("resume %s: %s", ct->ctid, (*err)->msg);
+			st_error_freep(err);
+		} else {
+			ksal_nl_close(nl);
+		}
+	}
 	ct->pid = res.pid;
 	ct->start_time = res.start_time;
 	ct->init_w.fd = res.pidfd;

@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * runtime/checkpoint without CRIU or root: which mounts are external, the
+ * external-mount file, the tail of a CRIU log, the marker of a complete
+ * checkpoint.
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ksal/cleanup.h"
+#include "runtime/checkpoint_internal.h"
+
+static char g_dir[] = "/tmp/stcriu-unit-XXXXXX";
+
+static void setup(void)
+{
+	cr_assert_not_null(mkdtemp(g_dir));
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", g_dir);
+}
+
+static char *write_tmp(const char *name, const char *text)
+{
+	char *p;
+	FILE *f;
+
+	cr_assert(asprintf(&p, "%s/%s", g_dir, name) > 0);
+	f = fopen(p, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+	return p;
+}
+
+/* A container as ksal_spawn makes it, plus a mount systemd makes inside and
+ * a host directory (with a space in its name) bound in. */
+static const char ct_info[] =
+	"300 250 0:60 / / rw,relatime - overlay overlay rw,lowerdir=/l,upperdir=/u,workdir=/w\n"
+	"301 300 0:61 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw\n"
+	"302 300 0:62 / /sys ro,nosuid,nodev,noexec,relatime - sysfs sysfs ro\n"
+	"303 300 0:63 / /dev rw,nosuid,noexec - tmpfs tmpfs rw,size=64k,mode=755\n"
+	"304 303 0:5 /null /dev/null rw,nosuid,noexec - devtmpfs udev rw,mode=755\n"
+	"305 303 0:5 /zero /dev/zero rw,nosuid,noexec - devtmpfs udev rw,mode=755\n"
+	"306 303 0:64 / /dev/pts rw - devpts devpts rw,mode=620,ptmxmode=666\n"
+	"307 303 0:25 /3 /dev/console rw shared:5 - devpts devpts rw,gid=5,mode=620\n"
+	"308 300 254:0 /usr/lib/strata/init /sbin/init ro - ext4 /dev/vda rw\n"
+	"309 301 0:61 /sys /proc/sys ro - proc proc rw\n"
+	"310 301 0:5 /null /proc/kcore ro - devtmpfs udev rw,mode=755\n"
+	"311 302 0:65 / /sys/firmware ro - tmpfs tmpfs ro,size=4k\n"
+	"312 300 0:66 / /dev/hugepages rw - hugetlbfs hugetlbfs rw,pagesize=2M\n"
+	"313 300 8:1 / /mnt/my\\040data rw - ext4 /dev/sdb1 rw\n";
+
+static const char host_info[] =
+	"22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n"
+	"23 22 0:5 / /dev rw,nosuid shared:2 - devtmpfs udev rw,mode=755\n"
+	"24 23 0:25 / /dev/pts rw shared:3 - devpts devpts rw,gid=5,mode=620\n"
+	"25 22 8:1 / /srv/my\\040data rw shared:4 - ext4 /dev/sdb1 rw\n";
+
+static const char *host_of(struct ckpt_ext *v, size_t n, const char *mp)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i].mountpoint, mp))
+			return v[i].host_path;
+	return NULL;
+}
+
+TestSuite(checkpoint, .init = setup, .fini = teardown);
+
+Test(checkpoint, external_mounts_are_the_ones_from_outside)
+{
+	_cleanup_free_ char *ct = write_tmp("ct", ct_info), *host = write_tmp("host", host_info);
+	struct ckpt_ext *v = NULL;
+	size_t n = 0;
+	struct st_error *e = NULL;
+	const struct ct_ckpt_mount extra = { "/opt/tool", "/usr/local/tool" };
+
+	cr_assert_eq(ckpt_ext_find_in(ct, host, &extra, 1, &v, &n, &e), 0, "%s", e ? e->msg : "");
+	cr_assert_eq(n, 7, "%zu external mounts", n);
+	cr_assert_str_eq(host_of(v, n, "/opt/tool"), "/usr/local/tool");
+	cr_assert_str_eq(host_of(v, n, "/dev/null"), "/dev/null");
+	cr_assert_str_eq(host_of(v, n, "/dev/zero"), "/dev/zero");
+	cr_assert_str_eq(host_of(v, n, "/dev/console"), "/dev/pts/3");
+	cr_assert_str_eq(host_of(v, n, "/sbin/init"), "/usr/lib/strata/init");
+	cr_assert_str_eq(host_of(v, n, "/proc/kcore"), "/dev/null");
+	cr_assert_str_eq(host_of(v, n, "/mnt/my data"), "/srv/my data");
+	/* the container's own: CRIU mounts them itself */
+	for (const char *const *own =
+		     (const char *const[]){ "/", "/proc", "/sys", "/dev", "/dev/pts", "/proc/sys",
+					    "/sys/firmware", "/dev/hugepages", NULL };
+	     *own; own++)
+		cr_assert_null(host_of(v, n, *own), "%s taken for external", *own);
+	/* keys are unique */
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			cr_assert_str_neq(v[i].key, v[j].key);
+	ckpt_ext_free(v, n);
+}
+
+Test(checkpoint, a_source_stratad_cannot_see_is_an_error)
+{
+	_cleanup_free_ char *ct =
+		write_tmp("ct", "300 250 0:60 / / rw - overlay overlay rw\n"
+				"301 300 9:9 /some/dir /data rw - xfs /dev/md9 rw\n");
+	_cleanup_free_ char *host = write_tmp("host", host_info);
+	struct ckpt_ext *v = NULL;
+	size_t n = 0;
+	struct st_error *e = NULL;
+
+	cr_assert_lt(ckpt_ext_find_in(ct, host, NULL, 0, &v, &n, &e), 0);
+	cr_assert_not_null(e);
+	cr_assert(strstr(e->msg, "`/data`"), "%s", e->msg);
+	cr_assert_eq(e->exit_code, ST_EXIT_CHKPNT);
+	st_error_free(e);
+}
+
+Test(checkpoint, external_mount_file_round_trip)
+{
+	struct ckpt_ext in[2] = { { "ext0", "/dev/null", "/dev/null" },
+				  { "ext1", "/mnt/my data", "/srv/my data" } };
+	struct ckpt_ext *out = NULL;
+	size_t n = 0;
+	struct st_error *e = NULL;
+	_cleanup_close_ int dfd = open(g_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	cr_assert_geq(dfd, 0);
+	cr_assert_eq(ckpt_ext_load(dfd, &out, &n, &e), 0, "a missing file is no error");
+	cr_assert_eq(n, 0);
+	cr_assert_eq(ckpt_ext_save(dfd, in, 2, &e), 0);
+	cr_assert_eq(ckpt_ext_load(dfd, &out, &n, &e), 0);
+	cr_assert_eq(n, 2);
+	for (size_t i = 0; i < 2; i++) {
+		cr_assert_str_eq(out[i].key, in[i].key);
+		cr_assert_str_eq(out[i].mountpoint, in[i].mountpoint);
+		cr_assert_str_eq(out[i].host_path, in[i].host_path);
+	}
+	ckpt_ext_free(out, n);
+}
+
+Test(checkpoint, log_tail_prefers_the_last_errors)
+{
+	_cleanup_free_ char *log = write_tmp(
+		"dump.log",
+		"(00.000001) Version: 4.2.1\n"
+		"(00.010000) Error (criu/util.c:1534): rlimit: Can't setup RLIMIT_NOFILE\n"
+		"(00.020000) Warn  (criu/x.c:1): something\n"
+		"(00.030000) Error (criu/page-xfer.c:263): Unable to splice data: No space\n"
+		"(00.040000) Error (criu/mem.c:718): Can't dump page with parasite\n"
+		"(00.050000) Error (criu/cr-dump.c:1975): Dumping FAILED.\n"
+		"(00.060000) net: Unlock network\n");
+	_cleanup_free_ char *plain =
+		write_tmp("plain.log", "(00.1) one\n(00.2) two\n\n(00.3) three\n(00.4) four\n");
+	_cleanup_free_ char *tail = ct_checkpoint_log_tail(log, 3);
+	_cleanup_free_ char *tail2 = ct_checkpoint_log_tail(plain, 2);
+	_cleanup_free_ char *none = NULL;
+
+	cr_assert_str_eq(tail, "Error (criu/page-xfer.c:263): Unable to splice data: No space; "
+			       "Error (criu/mem.c:718): Can't dump page with parasite; "
+			       "Error (criu/cr-dump.c:1975): Dumping FAILED.");
+	cr_assert_str_eq(tail2, "three; four");
+	none = ct_checkpoint_log_tail("/nonexistent/stcriu.log", 3);
+	cr_assert_null(none);
+}
+
+Test(checkpoint, only_a_marked_dir_is_a_checkpoint)
+{
+	_cleanup_free_ char *dir = NULL, *tmp = NULL, *marker = NULL;
+	struct st_error *e = NULL;
+	struct stat st;
+
+	cr_assert(asprintf(&dir, "%s/dumps/9399", g_dir) > 0);
+	cr_assert(asprintf(&tmp, "%s.tmp", dir) > 0);
+	cr_assert(asprintf(&marker, "%s/%s", dir, CT_CKPT_MARKER) > 0);
+	cr_assert(!ct_checkpoint_exists(dir));
+	{
+		_cleanup_free_ char *dumps = NULL;
+		cr_assert(asprintf(&dumps, "%s/dumps", g_dir) > 0);
+		cr_assert_eq(mkdir(dumps, 0700), 0);
+	}
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	cr_assert_eq(mkdir(tmp, 0700), 0);
+	free(write_tmp("dumps/9399/pages-1.img", "x"));
+	cr_assert(!ct_checkpoint_exists(dir), "no marker, yet a checkpoint");
+	free(write_tmp("dumps/9399/" CT_CKPT_MARKER, "ctid 9399\n"));
+	cr_assert(ct_checkpoint_exists(dir));
+	cr_assert_eq(ct_checkpoint_remove(dir, &e), 0);
+	cr_assert_neq(stat(dir, &st), 0);
+	cr_assert_neq(stat(tmp, &st), 0, "the stale .tmp stays");
+	cr_assert_eq(ct_checkpoint_remove(dir, &e), 0, "removing twice is fine");
+}
