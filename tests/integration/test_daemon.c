@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <net/if.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,7 @@
 static char *tmp;	 /* /tmp/strt-XXXXXX */
 static char *sock;	 /* its socket */
 static char *conf;	 /* its strata.conf */
+static char *sysfs;	 /* tmp/sys: sysfs of the test's network namespace */
 static char subtree[64]; /* strt-test-<pid> */
 static pid_t daemon_pid = -1;
 static char last_msg[4096]; /* the last error reply's message */
@@ -237,8 +240,23 @@ static void setup(void)
 		cr_skip_test("needs root");
 	if (access(STRATAD_PATH, X_OK) < 0)
 		cr_skip_test("stratad not built");
+	/* The test plays the host in network and mount namespaces of its own:
+	 * the veths, routes and sysctls of routed and bridged containers never
+	 * touch the real host's, and whatever the daemon mounts goes away with
+	 * the test process. */
+	cr_assert_eq(unshare(CLONE_NEWNET | CLONE_NEWNS), 0, "unshare: %s", strerror(errno));
+	cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL), 0);
+	{
+		const char *lo_up[] = { "ip", "link", "set", "lo", "up", NULL };
+		cr_assert_eq(tu_run(lo_up, NULL), 0);
+	}
 	tmp = tu_tmpdir("strt");
 	cr_assert_not_null(tmp);
+	/* a sysfs of this network namespace, to look at the host side */
+	cr_assert_geq(asprintf(&sysfs, "%s/sys", tmp), 0);
+	cr_assert_eq(mkdir(sysfs, 0755), 0);
+	cr_assert_eq(mount("sysfs", sysfs, "sysfs", MS_RDONLY, NULL), 0, "mount sysfs: %s",
+		     strerror(errno));
 	/* the container's root (an unprivileged host uid) walks down to its
 	 * root directory, as it does through /var/lib/strata */
 	cr_assert_eq(chmod(tmp, 0755), 0);
@@ -267,6 +285,8 @@ static void teardown(void)
 
 	if (!tmp)
 		return;
+	if (sysfs)
+		umount2(sysfs, MNT_DETACH);
 	/* ask the daemon to stop what runs */
 	if (daemon_pid > 0) {
 		json_t *res = NULL;
@@ -637,10 +657,7 @@ Test(daemon, reboot_inside_restarts_the_container)
 
 static bool link_exists(const char *name)
 {
-	char p[128];
-
-	snprintf(p, sizeof(p), "/sys/class/net/%s", name);
-	return access(p, F_OK) == 0;
+	return if_nametoindex(name) != 0;
 }
 
 Test(daemon, routed_network_up_and_gone_after_stop)
@@ -1125,7 +1142,9 @@ Test(daemon, bridged_network)
 		tu_run(del, NULL);
 		cr_assert_fail("start bridged: %s", msg);
 	}
-	n = readlink("/sys/class/net/veth9116/master", master, sizeof(master) - 1);
+	char mpath[4096];
+	snprintf(mpath, sizeof(mpath), "%s/class/net/veth9116/master", sysfs);
+	n = readlink(mpath, master, sizeof(master) - 1);
 	if (n > 0)
 		master[n] = '\0';
 	const char *sh[] = { "/bin/sh", "-c", "ls /sys/class/net", NULL };
