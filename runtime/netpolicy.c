@@ -5,6 +5,8 @@
  * area) that set it up, change its addresses live and tear it down.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,8 @@
 #include "ksal/netlink.h"
 #include "runtime/daemon.h"
 #include "runtime/net.h"
+#include "runtime/netpolicy.h"
+#include "runtime/guest.h"
 
 const char *ct_net_mode(struct ct *ct)
 {
@@ -26,10 +30,10 @@ const char *ct_net_mode(struct ct *ct)
 }
 
 #ifdef HAVE_CT_NET
-static int ips_parse(struct ct *ct, struct ksal_ipaddr **out, size_t *n, struct st_error **err)
+static int ips_parse_str(const char *ips, struct ksal_ipaddr **out, size_t *n,
+			 struct st_error **err)
 {
 	_cleanup_free_ char *copy = NULL;
-	const char *ips = ct_config_str(ct->conf, CT_IP_ADDRESS);
 	char *save = NULL;
 
 	*out = NULL;
@@ -44,6 +48,11 @@ static int ips_parse(struct ct *ct, struct ksal_ipaddr **out, size_t *n, struct 
 		if (ksal_ipaddr_parse(t, &(*out)[(*n)++], err) < 0)
 			return -1;
 	return 0;
+}
+
+static int ips_parse(struct ct *ct, struct ksal_ipaddr **out, size_t *n, struct st_error **err)
+{
+	return ips_parse_str(ct_config_str(ct->conf, CT_IP_ADDRESS), out, n, err);
 }
 #endif
 
@@ -97,6 +106,81 @@ static char *host_ifname(struct ct *ct)
 }
 #endif
 
+/*
+ * <RUN_DIR>/ct/CTID.net: what the network of a running container is made
+ * of (mode, host device, addresses, neighbour devices), written at start and
+ * on every live change, so a stop tears down exactly that, even after a
+ * daemon restart or a config edited meanwhile.
+ */
+static char *net_state_path(struct daemon *d, const char *ctid)
+{
+	char *s = NULL;
+
+	if (asprintf(&s, "%s/ct/%s.net", d->g->run_dir, ctid) < 0)
+		return NULL;
+	return s;
+}
+
+static void net_state_write(struct daemon *d, struct ct *ct, const char *mode, const char *ips,
+			    char *const *neigh)
+{
+	_cleanup_error_ struct st_error *err = NULL;
+	_cleanup_free_ char *path = net_state_path(d, ct->ctid), *text = NULL;
+	json_t *j =
+		json_pack("{s:s,s:s,s:s,s:[]}", "mode", mode, "host_ifname",
+			  ct->netdev ? ct->netdev : "", "addrs", ips ? ips : "", "neighbour_devs");
+
+	if (!path || !j) {
+		json_decref(j);
+		return;
+	}
+	for (char *const *n = neigh; n && *n; n++)
+		json_array_append_new(json_object_get(j, "neighbour_devs"), json_string(*n));
+	text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (text && st_write_file_atomic(path, text, strlen(text), 0600, false, &err) < 0)
+		st_warn("network state of %s: %s", ct->ctid, err->msg);
+}
+
+/* 0 and *out (json) when there is a state file. */
+static int net_state_read(struct daemon *d, struct ct *ct, json_t **out)
+{
+	_cleanup_free_ char *path = net_state_path(d, ct->ctid);
+
+	*out = path ? json_load_file(path, 0, NULL) : NULL;
+	return *out ? 0 : -1;
+}
+
+static void net_state_remove(struct daemon *d, struct ct *ct)
+{
+	_cleanup_free_ char *path = net_state_path(d, ct->ctid);
+
+	if (path)
+		unlink(path);
+}
+
+#ifdef HAVE_CT_NET
+/* RATE on the host end of the veth: what the container receives. */
+static int rate_apply(struct ksal_nl *nl, struct ct *ct, const struct ct_config *c,
+		      const char *host_if, struct st_error **err)
+{
+	uint64_t kbit = 0;
+
+	if (ct_rate_kbit(ct_config_str(c, CT_RATE), &kbit) < 0)
+		return st_error_setx(err, ST_EXIT_BADVALUE, 0, "invalid RATE `%s`",
+				     ct_config_str(c, CT_RATE));
+	if (kbit == 0) {
+		uint64_t cur = 0;
+		if (ksal_tc_rate_get(nl, host_if, &cur, NULL) == 0 && cur == 0)
+			return 0;
+	}
+	if (ksal_tc_rate_set(nl, host_if, kbit * 1000, err) < 0)
+		return st_error_prefix(err, "RATE of %s", ct->ctid);
+	st_debug("RATE of %s: %" PRIu64 " kbit/s on %s", ct->ctid, kbit, host_if);
+	return 0;
+}
+#endif
+
 int ct_network_setup(struct daemon *d, struct ct *ct, int pidfd, struct st_error **err)
 {
 	const char *mode = ct_net_mode(ct);
@@ -119,8 +203,8 @@ int ct_network_setup(struct daemon *d, struct ct *ct, int pidfd, struct st_error
 		return -1;
 	if (ksal_nl_open(&nl, err) < 0)
 		return -1;
+	_cleanup_strv_ char **neigh = neighbour_devs(d);
 	if (!strcmp(mode, "routed")) {
-		_cleanup_strv_ char **neigh = neighbour_devs(d);
 		struct ct_net_routed cfg = { .ctid = ct->ctid,
 					     .host_ifname = host_if,
 					     .ct_ifname = ct_if ? ct_if : "eth0",
@@ -143,10 +227,17 @@ int ct_network_setup(struct daemon *d, struct ct *ct, int pidfd, struct st_error
 		}
 		r = ct_net_bridged_setup(nl, pidfd, &cfg, err);
 	}
+	if (r == 0 && rate_apply(nl, ct, ct->conf, host_if, err) < 0) {
+		_cleanup_error_ struct st_error *e2 = NULL;
+		ksal_link_del(nl, host_if, &e2);
+		r = -1;
+	}
 	ksal_nl_close(nl);
 	if (r < 0)
 		return -1;
 	ct->netdev = take_ptr(host_if);
+	net_state_write(d, ct, mode, ct_config_str(ct->conf, CT_IP_ADDRESS),
+			!strcmp(mode, "routed") ? neigh : NULL);
 	return 0;
 #else
 	(void)d;
@@ -163,19 +254,44 @@ int ct_network_setup(struct daemon *d, struct ct *ct, int pidfd, struct st_error
 void ct_network_teardown(struct daemon *d, struct ct *ct)
 {
 	_cleanup_error_ struct st_error *err = NULL;
+	json_t *st = NULL;
 	struct ksal_nl *nl = NULL;
+	const char *host_if = ct->netdev;
 
-	if (!ct->netdev || ksal_nl_open(&nl, &err) < 0)
+	net_state_read(d, ct, &st);
+	if (st && json_string_value(json_object_get(st, "host_ifname")) &&
+	    *json_string_value(json_object_get(st, "host_ifname")))
+		host_if = json_string_value(json_object_get(st, "host_ifname"));
+	if (!host_if || ksal_nl_open(&nl, &err) < 0)
 		goto out;
 #ifdef HAVE_CT_NET
-	if (ct->conf && !strcmp(ct_net_mode(ct), "routed")) {
+	{
+		/* what the start recorded; the config when there is no record */
+		const char *mode = st	      ? json_string_value(json_object_get(st, "mode"))
+				   : ct->conf ? ct_net_mode(ct)
+					      : NULL;
+		const char *ips = st	     ? json_string_value(json_object_get(st, "addrs"))
+				  : ct->conf ? ct_config_str(ct->conf, CT_IP_ADDRESS)
+					     : NULL;
 		_cleanup_free_ struct ksal_ipaddr *addrs = NULL;
-		_cleanup_strv_ char **neigh = neighbour_devs(d);
+		_cleanup_strv_ char **neigh = NULL;
 		size_t n = 0;
 
-		if (ips_parse(ct, &addrs, &n, NULL) == 0) {
+		if (st) {
+			json_t *nd = json_object_get(st, "neighbour_devs");
+			size_t i;
+			json_t *x;
+
+			neigh = calloc(json_array_size(nd) + 1, sizeof(char *));
+			json_array_foreach (nd, i, x)
+				if (neigh && json_is_string(x))
+					neigh[i] = strdup(json_string_value(x));
+		} else {
+			neigh = neighbour_devs(d);
+		}
+		if (mode && !strcmp(mode, "routed") && ips_parse_str(ips, &addrs, &n, NULL) == 0) {
 			struct ct_net_routed cfg = { .ctid = ct->ctid,
-						     .host_ifname = ct->netdev,
+						     .host_ifname = host_if,
 						     .ct_ifname = "eth0",
 						     .addrs = addrs,
 						     .n_addrs = n,
@@ -186,12 +302,13 @@ void ct_network_teardown(struct daemon *d, struct ct *ct)
 		}
 	}
 #endif
-	if (ksal_link_exists(nl, ct->netdev) && ksal_link_del(nl, ct->netdev, &err) < 0)
+	if (ksal_link_exists(nl, host_if) && ksal_link_del(nl, host_if, &err) < 0)
 		st_warn("stop %s: %s", ct->ctid, err->msg);
 out:
 	if (nl)
 		ksal_nl_close(nl);
-	(void)d;
+	json_decref(st);
+	net_state_remove(d, ct);
 }
 
 /* Bring a running routed container's addresses from its current
@@ -255,6 +372,7 @@ int ct_set_addresses(struct daemon *d, struct ct *ct, const char *want, struct s
 		return -1;
 	/* the running container's view of its config follows */
 	ct_value_parse(CT_IP_ADDRESS, want ? want : "", &ct->conf->v[CT_IP_ADDRESS], NULL);
+	net_state_write(d, ct, "routed", want, neigh);
 	return 0;
 #else
 	(void)d;
@@ -262,4 +380,65 @@ int ct_set_addresses(struct daemon *d, struct ct *ct, const char *want, struct s
 	return st_error_setx(err, ST_EXIT_NOFEATURE, 0,
 			     "set %s: this stratad was built without networking", ct->ctid);
 #endif
+}
+
+bool ct_net_live_ok(struct ct *ct, int id)
+{
+	const char *mode = ct_net_mode(ct);
+
+	if (ct->run != CT_RUNNING || !ct->netdev)
+		return false;
+	if (id == CT_IP_ADDRESS)
+		return !strcmp(mode, "routed");
+	if (id == CT_RATE)
+		return !strcmp(mode, "routed") || !strcmp(mode, "bridged");
+	return false;
+}
+
+int ct_net_set_live(struct daemon *d, struct ct *ct, const struct ct_config *file,
+		    const bool *changed, struct st_error **err)
+{
+	if (changed[CT_IP_ADDRESS] && ct_net_live_ok(ct, CT_IP_ADDRESS)) {
+		if (ct_set_addresses(d, ct, ct_config_str(file, CT_IP_ADDRESS), err) < 0)
+			return -1;
+		ct_guest_hosts(ct, NULL); /* its first address may have changed */
+	}
+#ifdef HAVE_CT_NET
+	if (changed[CT_RATE] && ct_net_live_ok(ct, CT_RATE)) {
+		struct ksal_nl *nl = NULL;
+		int r;
+
+		if (ksal_nl_open(&nl, err) < 0)
+			return -1;
+		r = rate_apply(nl, ct, file, ct->netdev, err);
+		ksal_nl_close(nl);
+		if (r < 0)
+			return -1;
+		ct_value_parse(CT_RATE,
+			       ct_config_str(file, CT_RATE) ? ct_config_str(file, CT_RATE) : "",
+			       &ct->conf->v[CT_RATE], NULL);
+	}
+#endif
+	return 0;
+}
+
+int ct_guest_hosts(struct ct *ct, struct st_error **err)
+{
+	const char *hn = ct_config_str(ct->conf, CT_HOSTNAME);
+	const char *ips = ct_config_str(ct->conf, CT_IP_ADDRESS);
+	_cleanup_free_ char *text = NULL, *first = NULL, *shortname = NULL;
+
+	if (!hn || !*hn || !ct->root)
+		return 0;
+	shortname = strndup(hn, strcspn(hn, "."));
+	if (ips && *ips)
+		first = strndup(ips, strcspn(ips, " /"));
+	if (!shortname ||
+	    asprintf(&text,
+		     "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost "
+		     "ip6-loopback\n%s\t%s%s%s\n",
+		     first ? first : "127.0.1.1", hn, strcmp(hn, shortname) ? " " : "",
+		     strcmp(hn, shortname) ? shortname : "") < 0)
+		return st_error_set(err, ENOMEM, "/etc/hosts of %s", ct->ctid);
+	return guest_write_file(ct->root, "etc/hosts", text, ct->id_base, ct->id_base, err);
 }

@@ -1,0 +1,748 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Container networking through a private stratad (issue 6), root only.
+ *
+ * Each test unshares a network namespace of its own first: that namespace
+ * plays the host (the private daemon is started inside it), so veths,
+ * routes, proxy neighbour entries, bridges and sysctls never touch the real
+ * host and vanish with the test process. Containers 9600-9699, files under
+ * /tmp/stnet-XXXXXX, cgroup subtree stnet-<pid>, devices stn*, addresses in
+ * 10.214.0.0/16 and fd00:214::/64. Host tools: busybox (ping, nc), iperf3.
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/client.h"
+#include "ksal/cleanup.h"
+#include "tests/helpers/testutil.h"
+
+static char *tmp;	 /* /tmp/stnet-XXXXXX */
+static char *sock;	 /* its socket */
+static char *conf;	 /* its strata.conf */
+static char subtree[64]; /* stnet-<pid> */
+static pid_t daemon_pid = -1;
+static char last_msg[4096];
+
+#define HOST_ADDR "10.214.255.1" /* the "host"'s own address, on stnup0 */
+#define POOL "10.214.1.1/24"
+
+static void daemon_start(void)
+{
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		_cleanup_free_ char *log = NULL;
+		int fd = asprintf(&log, "%s/stratad.out", tmp) < 0
+				 ? -1
+				 : open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execl(STRATAD_PATH, "stratad", "--config", conf, "--foreground", "--log-level",
+		      "debug", (char *)NULL);
+		_exit(127);
+	}
+	daemon_pid = pid;
+	for (int i = 0; i < 500; i++) {
+		_cleanup_error_ struct st_error *err = NULL;
+		json_t *req = json_pack("{s:s}", "verb", "ping");
+		int r = st_client_call(sock, req, NULL, 0, NULL, NULL, NULL, &err);
+		json_decref(req);
+		if (r == 0)
+			return;
+		if (waitpid(pid, NULL, WNOHANG) == pid) {
+			daemon_pid = -1;
+			cr_assert_fail("stratad exited at start (see %s/stratad.out)", tmp);
+		}
+		usleep(10000);
+	}
+	cr_assert_fail("stratad did not answer within 5 s");
+}
+
+static void daemon_kill9(void)
+{
+	if (daemon_pid > 0) {
+		kill(daemon_pid, SIGKILL);
+		waitpid(daemon_pid, NULL, 0);
+	}
+	daemon_pid = -1;
+}
+
+static int call(const char *verb, const char *ctid, json_t *args, json_t **result, char **msg)
+{
+	_cleanup_error_ struct st_error *err = NULL;
+	json_t *req = json_pack("{s:s}", "verb", verb);
+	int r;
+
+	if (ctid)
+		json_object_set_new(req, "ctid", json_string(ctid));
+	if (args)
+		json_object_set_new(req, "args", args);
+	r = st_client_call(sock, req, NULL, 0, NULL, NULL, result, &err);
+	json_decref(req);
+	snprintf(last_msg, sizeof(last_msg), "%s", err && err->msg ? err->msg : "");
+	if (msg)
+		*msg = last_msg;
+	return r == 0 ? 0 : st_error_exit(err);
+}
+
+/* A shell command in the container: exit code, output in *out if wanted. */
+static int ct_sh(const char *ctid, const char *cmd, char **out)
+{
+	_cleanup_error_ struct st_error *err = NULL;
+	json_t *req, *result = NULL;
+	int p[2], fds[3], code;
+	char buf[8192];
+	ssize_t n, len = 0;
+
+	req = json_pack("{s:s,s:s,s:{s:[s,s,s]}}", "verb", "exec", "ctid", ctid, "args", "argv",
+			"/bin/sh", "-c", cmd);
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	fds[1] = p[1];
+	fds[2] = p[1];
+	code = st_client_call(sock, req, fds, 3, NULL, NULL, &result, &err);
+	json_decref(req);
+	close(fds[0]);
+	close(p[1]);
+	while (len < (ssize_t)sizeof(buf) - 1 &&
+	       (n = read(p[0], buf + len, sizeof(buf) - 1 - (size_t)len)) > 0)
+		len += n;
+	buf[len] = '\0';
+	close(p[0]);
+	cr_assert_eq(code, 0, "exec `%s` in %s: %s", cmd, ctid, err ? err->msg : "");
+	code = (int)json_integer_value(json_object_get(result, "exit_code"));
+	json_decref(result);
+	if (out)
+		*out = strdup(buf);
+	return code;
+}
+
+/* A host command (in the test's network namespace): exit code, output. */
+static int host_sh(const char *cmd, char **out)
+{
+	const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+
+	return tu_run(argv, out);
+}
+
+static int host_shf(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int host_shf(char **out, const char *fmt, ...)
+{
+	_cleanup_free_ char *cmd = NULL;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&cmd, fmt, ap);
+	va_end(ap);
+	cr_assert_geq(r, 0);
+	return host_sh(cmd, out);
+}
+
+static bool host_ping(const char *addr)
+{
+	return host_shf(NULL, "busybox ping -%c -c 1 -W 2 %s", strchr(addr, ':') ? '6' : '4',
+			addr) == 0;
+}
+
+static bool ct_ping(const char *ctid, const char *addr)
+{
+	_cleanup_free_ char *cmd = NULL;
+
+	cr_assert_geq(asprintf(&cmd, "ping -%c -c 1 -W 2 %s >/dev/null 2>&1",
+			       strchr(addr, ':') ? '6' : '4', addr),
+		      0);
+	return ct_sh(ctid, cmd, NULL) == 0;
+}
+
+/* A one-shot TCP server in the container answering `word` on port. */
+static void ct_tcp_server(const char *ctid, int port, const char *word)
+{
+	_cleanup_free_ char *cmd = NULL;
+
+	cr_assert_geq(asprintf(&cmd,
+			       "nc -l -p %d -e /bin/echo %s </dev/null >/dev/null 2>&1 & sleep 0.2",
+			       port, word),
+		      0);
+	cr_assert_eq(ct_sh(ctid, cmd, NULL), 0);
+}
+
+/* Connect from the host to addr:port and read a line. */
+static bool host_tcp_reads(const char *addr, int port, const char *want)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sl;
+	char buf[128] = "";
+	ssize_t n;
+	_cleanup_close_ int fd = -EBADF;
+	struct timeval tv = { .tv_sec = 3 };
+
+	if (strchr(addr, ':')) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		inet_pton(AF_INET6, addr, &s6->sin6_addr);
+		sl = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		inet_pton(AF_INET, addr, &s4->sin_addr);
+		sl = sizeof(*s4);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&ss, sl) < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return strstr(buf, want) != NULL;
+}
+
+/* Container ctid connects to addr:port and reads want. */
+static bool ct_tcp_reads(const char *ctid, const char *addr, int port, const char *want)
+{
+	_cleanup_free_ char *cmd = NULL, *out = NULL;
+
+	cr_assert_geq(asprintf(&cmd, "nc -w 3 %s %d </dev/null", addr, port), 0);
+	ct_sh(ctid, cmd, &out);
+	return out && strstr(out, want);
+}
+
+static char *leftf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *leftf(const char *fmt, ...)
+{
+	static char buf[8192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	return buf;
+}
+
+/* The host (this namespace) has no trace of ctid's network: no veth, no
+ * route, no proxy neighbour entry, no address of addrs. NULL: fine, else
+ * what is left. */
+static char *net_leftover(const char *ctid, const char *const *addrs)
+{
+	_cleanup_free_ char *links = NULL, *routes = NULL, *routes6 = NULL, *neigh = NULL,
+			    *neigh6 = NULL, *ad = NULL;
+	char veth[32], *what = NULL;
+
+	snprintf(veth, sizeof(veth), "veth%s", ctid);
+	host_sh("ip -o link", &links);
+	host_sh("ip -4 route show table all", &routes);
+	host_sh("ip -6 route show table all", &routes6);
+	host_sh("ip -4 neigh show proxy", &neigh);
+	host_sh("ip -6 neigh show proxy", &neigh6);
+	host_sh("ip -o addr", &ad);
+	if (links && strstr(links, veth))
+		what = leftf("link %s: %s", veth, links);
+	for (const char *const *a = addrs; !what && a && *a; a++) {
+		char w[64];
+		snprintf(w, sizeof(w), "%s ", *a);
+		if ((routes && strstr(routes, w)) || (routes6 && strstr(routes6, w)))
+			what = leftf("route to %s: %s%s", *a, routes, routes6);
+		else if ((neigh && strstr(neigh, w)) || (neigh6 && strstr(neigh6, w)))
+			what = leftf("proxy neighbour %s: %s%s", *a, neigh, neigh6);
+		else if (ad && strstr(ad, w))
+			what = leftf("address %s: %s", *a, ad);
+	}
+	return what;
+}
+
+static bool proxy_neigh_has(const char *addr)
+{
+	_cleanup_free_ char *out = NULL;
+	char w[64];
+
+	snprintf(w, sizeof(w), "%s ", addr);
+	host_shf(&out, "ip -%c neigh show proxy dev stnup0", strchr(addr, ':') ? '6' : '4');
+	return out && strstr(out, w);
+}
+
+static bool running(const char *ctid)
+{
+	json_t *res = NULL;
+	bool r;
+
+	cr_assert_eq(call("status", ctid, NULL, &res, NULL), 0);
+	r = json_is_true(json_object_get(res, "running"));
+	json_decref(res);
+	return r;
+}
+
+static pid_t ct_pid(const char *ctid)
+{
+	json_t *res = NULL, *c;
+	size_t i;
+	pid_t pid = -1;
+
+	cr_assert_eq(call("list", NULL, json_pack("{s:b}", "all", 1), &res, NULL), 0);
+	json_array_foreach (json_object_get(res, "containers"), i, c)
+		if (!strcmp(json_string_value(json_object_get(c, "ctid")), ctid) &&
+		    json_is_integer(json_object_get(c, "pid")))
+			pid = (pid_t)json_integer_value(json_object_get(c, "pid"));
+	json_decref(res);
+	return pid;
+}
+
+static bool mounted_under(const char *prefix)
+{
+	_cleanup_free_ char *m = tu_read_file("/proc/self/mounts");
+
+	return m && strstr(m, prefix);
+}
+
+static void make_template(const char *name)
+{
+	_cleanup_free_ char *root = NULL, *img = NULL, *out = NULL;
+	char *msg = NULL;
+
+	cr_assert_geq(asprintf(&root, "%s/rootfs-%s", tmp, name), 0);
+	cr_assert_geq(asprintf(&img, "%s/%s.sqfs", tmp, name), 0);
+	cr_assert_eq(tu_mkrootfs(root), 0);
+	const char *argv[] = { "mksquashfs", root, img, "-noappend", "-quiet", "-all-root", NULL };
+	cr_assert_eq(tu_run(argv, &out), 0, "mksquashfs: %s", out ? out : "");
+	cr_assert_eq(call("template-import", NULL,
+			  json_pack("{s:s,s:s}", "name", name, "file", img), NULL, &msg),
+		     0, "template-import: %s", msg);
+}
+
+static void setup(void)
+{
+	_cleanup_free_ char *text = NULL;
+
+	if (!tu_is_root())
+		cr_skip_test("needs root");
+	if (access(STRATAD_PATH, X_OK) < 0)
+		cr_skip_test("stratad not built");
+	if (!tu_have_busybox())
+		cr_skip_test("no static busybox for the test containers");
+	/* this test process and its daemon get a network namespace of their own */
+	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare netns: %s", strerror(errno));
+	cr_assert_eq(
+		host_sh("ip link set lo up && ip link add stnup0 type veth peer name stnup1 && "
+			"ip link set stnup1 up && "
+			"ip link set stnup0 up && ip addr add " HOST_ADDR "/24 dev stnup0 && "
+			"ip addr add fd00:214::ff:1/112 dev stnup0 nodad",
+			NULL),
+		0);
+	tmp = tu_tmpdir("stnet");
+	cr_assert_not_null(tmp);
+	cr_assert_eq(chmod(tmp, 0755), 0);
+	snprintf(subtree, sizeof(subtree), "stnet-%d", (int)getpid());
+	cr_assert_geq(asprintf(&sock, "%s/run/strata.sock", tmp), 0);
+	cr_assert_geq(asprintf(&conf, "%s/strata.conf", tmp), 0);
+	cr_assert_geq(asprintf(&text,
+			       "CONF_DIR=%1$s/ct\nSTATE_DIR=%1$s/state\nRUN_DIR=%1$s/run\n"
+			       "TEMPLATE_DIR=%1$s/templates\nPRIVATE_DIR=%1$s/private\n"
+			       "ROOT_DIR=%1$s/root\nSOCKET=%2$s\nSAMPLES_DIR=%1$s/samples\n"
+			       "CGROUP_SUBTREE=%3$s\nINIT_PATH=%4$s\nSTOP_TIMEOUT=10\nLXCFS=no\n"
+			       "LOG_FILE=%1$s/stratad.log\nNEIGHBOUR_DEVS=stnup0\n"
+			       "IP_POOL=" POOL "\n",
+			       tmp, sock, subtree, STRATA_INIT_PATH),
+		      0);
+	cr_assert_eq(tu_write_file(conf, text), 0);
+	daemon_start();
+	make_template("tiny");
+}
+
+static void teardown(void)
+{
+	_cleanup_free_ char *statedir = NULL;
+	DIR *d;
+	struct dirent *e;
+
+	if (!tmp)
+		return;
+	if (daemon_pid > 0) {
+		json_t *res = NULL;
+		if (call("list", NULL, json_pack("{s:b}", "all", 1), &res, NULL) == 0) {
+			size_t i;
+			json_t *c;
+			json_array_foreach (json_object_get(res, "containers"), i, c)
+				call("stop", json_string_value(json_object_get(c, "ctid")),
+				     json_pack("{s:b}", "fast", 1), NULL, NULL);
+		}
+		json_decref(res);
+	}
+	daemon_kill9();
+	if (asprintf(&statedir, "%s/run/ct", tmp) >= 0 && (d = opendir(statedir))) {
+		while ((e = readdir(d))) {
+			_cleanup_free_ char *p = NULL;
+			json_t *j;
+			if (!strstr(e->d_name, ".state") ||
+			    asprintf(&p, "%s/%s", statedir, e->d_name) < 0)
+				continue;
+			j = json_load_file(p, 0, NULL);
+			if (j && json_integer_value(json_object_get(j, "pid")) > 1)
+				kill((pid_t)json_integer_value(json_object_get(j, "pid")), SIGKILL);
+			json_decref(j);
+		}
+		closedir(d);
+		usleep(100000);
+	}
+	for (int pass = 0; pass < 10 && mounted_under(tmp); pass++) {
+		_cleanup_free_ char *m = tu_read_file("/proc/self/mounts");
+		char *save = NULL;
+		for (char *line = strtok_r(m, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			char dev[512], mnt[512];
+			if (sscanf(line, "%511s %511s", dev, mnt) == 2 &&
+			    !strncmp(mnt, tmp, strlen(tmp)))
+				umount2(mnt, MNT_DETACH);
+		}
+	}
+	if ((d = opendir("/sys/fs/cgroup"))) {
+		while ((e = readdir(d))) {
+			char top[512];
+			DIR *sd;
+			struct dirent *se;
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(top, sizeof(top), "/sys/fs/cgroup/%s/%s", e->d_name, subtree);
+			if ((sd = opendir(top))) {
+				while ((se = readdir(sd))) {
+					char sub[800];
+					if (se->d_name[0] == '.' || se->d_type != DT_DIR)
+						continue;
+					snprintf(sub, sizeof(sub), "%s/%s", top, se->d_name);
+					rmdir(sub);
+				}
+				closedir(sd);
+			}
+			rmdir(top);
+		}
+		closedir(d);
+	}
+	tu_rm_rf(tmp);
+	free(tmp);
+	free(sock);
+	free(conf);
+	tmp = sock = conf = NULL;
+	/* the network namespace, its links and routes go with this process */
+}
+
+TestSuite(netd, .init = setup, .fini = teardown, .timeout = 120);
+
+static void create_start(const char *ctid, json_t *args)
+{
+	char *msg = NULL;
+
+	json_object_set_new(args, "ostemplate", json_string("tiny"));
+	cr_assert_eq(call("create", ctid, args, NULL, &msg), 0, "create %s: %s", ctid, msg);
+	cr_assert_eq(call("start", ctid, NULL, NULL, &msg), 0, "start %s: %s", ctid, msg);
+}
+
+static int set_opt(const char *ctid, const char *opt, const char *val, bool save)
+{
+	return call("set", ctid, json_pack("{s:{s:s},s:b}", "options", opt, val, "save", save),
+		    NULL, NULL);
+}
+
+/* The pool address auto gave ctid (its IP_ADDRESS). */
+static char *ct_ip(const char *ctid)
+{
+	json_t *res = NULL, *c;
+	size_t i;
+	char *ip = NULL;
+
+	cr_assert_eq(call("list", NULL, json_pack("{s:b}", "all", 1), &res, NULL), 0);
+	json_array_foreach (json_object_get(res, "containers"), i, c)
+		if (!strcmp(json_string_value(json_object_get(c, "ctid")), ctid) &&
+		    json_string_value(json_object_get(c, "ip")))
+			ip = strdup(json_string_value(json_object_get(c, "ip")));
+	json_decref(res);
+	return ip;
+}
+
+Test(netd, routed_v4_v6_ping_tcp_live_ipadd_and_clean_stop)
+{
+	_cleanup_free_ char *ip2 = NULL, *hosts = NULL;
+	char *msg = NULL, *left;
+
+	create_start("9601",
+		     json_pack("{s:s,s:[s,s],s:{s:s,s:s}}", "hostname", "web.stnet", "ipadd",
+			       "10.214.1.20", "fd00:214::1:20", "options", "nameserver",
+			       "10.214.255.53 inherit", "searchdomain", "stnet.example"));
+	/* the second container takes the first free pool address */
+	create_start("9602", json_pack("{s:[s,s]}", "ipadd", "auto", "fd00:214::1:21"));
+	ip2 = ct_ip("9602");
+	cr_assert_not_null(ip2);
+	cr_assert_str_eq(ip2, "10.214.1.2 fd00:214::1:21", "auto gave `%s`", ip2);
+
+	/* host <-> container, container <-> container, IPv4 and IPv6 */
+	cr_assert(host_ping("10.214.1.20"), "host -> ct 9601 (v4)");
+	cr_assert(host_ping("fd00:214::1:20"), "host -> ct 9601 (v6)");
+	cr_assert(ct_ping("9601", HOST_ADDR), "ct 9601 -> host (v4)");
+	cr_assert(ct_ping("9601", "fd00:214::ff:1"), "ct 9601 -> host (v6)");
+	cr_assert(ct_ping("9601", "10.214.1.2"), "ct 9601 -> ct 9602 (v4)");
+	cr_assert(ct_ping("9602", "fd00:214::1:20"), "ct 9602 -> ct 9601 (v6)");
+	ct_tcp_server("9601", 7001, "hello4");
+	cr_assert(host_tcp_reads("10.214.1.20", 7001, "hello4"), "host -> ct TCP v4");
+	ct_tcp_server("9601", 7002, "hello6");
+	cr_assert(host_tcp_reads("fd00:214::1:20", 7002, "hello6"), "host -> ct TCP v6");
+	ct_tcp_server("9601", 7003, "ctct4");
+	cr_assert(ct_tcp_reads("9602", "10.214.1.20", 7003, "ctct4"), "ct -> ct TCP v4");
+	ct_tcp_server("9602", 7004, "ctct6");
+	cr_assert(ct_tcp_reads("9601", "fd00:214::1:21", 7004, "ctct6"), "ct -> ct TCP v6");
+
+	/* the daemon wrote the guest's name files */
+	ct_sh("9601", "cat /etc/hosts /etc/hostname", &hosts);
+	cr_assert(strstr(hosts, "10.214.1.20\tweb.stnet web") && strstr(hosts, "localhost"),
+		  "/etc/hosts: %s", hosts);
+	{
+		_cleanup_free_ char *rc = NULL, *host_rc = tu_read_file("/etc/resolv.conf");
+		char ns[256];
+		const char *l = host_rc ? strstr(host_rc, "nameserver ") : NULL;
+
+		ct_sh("9601", "cat /etc/resolv.conf", &rc);
+		cr_assert(strstr(rc, "search stnet.example\nnameserver 10.214.255.53\n"),
+			  "resolv.conf: %s", rc);
+		/* NAMESERVER=inherit: the host's first nameserver too */
+		if (l && sscanf(l, "nameserver %255s", ns) == 1)
+			cr_assert(strstr(rc, ns), "host nameserver %s not inherited: %s", ns, rc);
+	}
+
+	/* live ipadd / ipdel change what is reachable, without a restart */
+	cr_assert_not(host_ping("10.214.1.50"));
+	cr_assert_eq(set_opt("9601", "ipadd", "10.214.1.50", true), 0, "ipadd: %s", last_msg);
+	cr_assert(host_ping("10.214.1.50"), "live ipadd not reachable");
+	cr_assert(proxy_neigh_has("10.214.1.50"), "no proxy ARP entry on NEIGHBOUR_DEVS");
+	cr_assert_eq(set_opt("9601", "ipdel", "10.214.1.20", true), 0, "ipdel: %s", last_msg);
+	cr_assert_not(host_ping("10.214.1.20"), "deleted address still answers");
+	cr_assert_not(proxy_neigh_has("10.214.1.20"), "proxy entry of a deleted address left");
+	cr_assert(host_ping("10.214.1.50"));
+
+	cr_assert_eq(call("stop", "9601", NULL, NULL, &msg), 0, "%s", msg);
+	const char *a1[] = { "10.214.1.20", "10.214.1.50", "fd00:214::1:20", NULL };
+	left = net_leftover("9601", a1);
+	cr_assert_null(left, "after stop: %s", left);
+	cr_assert(host_ping("10.214.1.2"), "the other container lost its network");
+}
+
+Test(netd, bridged_v4_v6_ping_and_tcp)
+{
+	char *msg = NULL;
+
+	/* the "host" side of the bridge carries an address of its own */
+	cr_assert_eq(host_sh("ip link add stnbr0 type bridge && ip link set stnbr0 up && "
+			     "ip addr add 10.214.2.1/24 dev stnbr0 && "
+			     "ip addr add fd00:214::2:1/112 dev stnbr0 nodad",
+			     NULL),
+		     0);
+	create_start("9611", json_pack("{s:[s,s],s:{s:s,s:s}}", "ipadd", "10.214.2.11/24",
+				       "fd00:214::2:11/112", "options", "netmode", "bridged",
+				       "netif", "ifname=eth0,bridge=stnbr0"));
+	create_start("9612",
+		     json_pack("{s:[s,s],s:{s:s}}", "ipadd", "10.214.2.12/24", "fd00:214::2:12/112",
+			       "options", "netif_add", "eth0,,,,stnbr0")) /* vzctl's --netif_add */;
+	/* IPv6 DAD takes a moment on a fresh link */
+	for (int i = 0; i < 30 && !host_ping("fd00:214::2:12"); i++)
+		usleep(100000);
+	cr_assert(host_ping("10.214.2.11"), "host -> ct v4");
+	cr_assert(host_ping("fd00:214::2:12"), "host -> ct v6");
+	cr_assert(ct_ping("9611", "10.214.2.1"), "ct -> host v4");
+	cr_assert(ct_ping("9611", "10.214.2.12"), "ct -> ct v4");
+	cr_assert(ct_ping("9612", "fd00:214::2:11"), "ct -> ct v6");
+	ct_tcp_server("9611", 7011, "br4");
+	cr_assert(host_tcp_reads("10.214.2.11", 7011, "br4"), "host -> ct TCP v4");
+	ct_tcp_server("9612", 7012, "br6");
+	cr_assert(ct_tcp_reads("9611", "fd00:214::2:12", 7012, "br6"), "ct -> ct TCP v6");
+	cr_assert_eq(call("stop", "9611", NULL, NULL, &msg), 0, "%s", msg);
+	const char *none[] = { NULL };
+	char *left = net_leftover("9611", none);
+	cr_assert_null(left, "after stop: %s", left);
+	cr_assert_not(host_ping("10.214.2.11"));
+}
+
+Test(netd, teardown_after_init_kill9_and_destroy_releases_address)
+{
+	char *msg = NULL, *left;
+	pid_t pid;
+	const char *a[] = { "10.214.1.2", "fd00:214::1:30", NULL };
+
+	create_start("9621", json_pack("{s:[s,s]}", "ipadd", "auto", "fd00:214::1:30"));
+	cr_assert(host_ping("10.214.1.2"));
+	cr_assert(proxy_neigh_has("10.214.1.2") && proxy_neigh_has("fd00:214::1:30"));
+	pid = ct_pid("9621");
+	cr_assert_gt(pid, 1);
+	kill(pid, SIGKILL);
+	for (int i = 0; i < 300 && running("9621"); i++)
+		usleep(10000);
+	cr_assert_not(running("9621"), "still running after its init was killed");
+	left = net_leftover("9621", a);
+	cr_assert_null(left, "after kill -9 of the init: %s", left);
+
+	/* destroy frees the address: the pool hands it out again */
+	cr_assert_eq(call("destroy", "9621", NULL, NULL, &msg), 0, "%s", msg);
+	left = net_leftover("9621", a);
+	cr_assert_null(left, "after destroy: %s", left);
+	create_start("9622", json_pack("{s:[s]}", "ipadd", "auto"));
+	_cleanup_free_ char *ip = ct_ip("9622");
+	cr_assert_str_eq(ip, "10.214.1.2");
+	cr_assert(host_ping("10.214.1.2"));
+}
+
+Test(netd, daemon_restart_keeps_networking_and_stop_still_tears_down)
+{
+	char *msg = NULL, *left;
+	const char *a[] = { "10.214.1.40", "10.214.1.41", NULL };
+
+	create_start("9631", json_pack("{s:[s]}", "ipadd", "10.214.1.40"));
+	/* a live address that is not saved: only the runtime state knows it */
+	cr_assert_eq(set_opt("9631", "ipadd", "10.214.1.41", false), 0, "%s", last_msg);
+	cr_assert(host_ping("10.214.1.41"));
+	daemon_kill9();
+	cr_assert(host_ping("10.214.1.40"), "network lost with the daemon");
+	daemon_start();
+	cr_assert(running("9631"));
+	cr_assert(host_ping("10.214.1.40") && host_ping("10.214.1.41"),
+		  "network lost after the daemon restart");
+	cr_assert_eq(call("stop", "9631", NULL, NULL, &msg), 0, "%s", msg);
+	left = net_leftover("9631", a);
+	cr_assert_null(left, "stop after daemon restart: %s", left);
+}
+
+Test(netd, duplicate_host_and_bad_addresses_refused)
+{
+	char *msg = NULL;
+
+	cr_assert_eq(call("create", "9641",
+			  json_pack("{s:s,s:[s]}", "ostemplate", "tiny", "ipadd", "10.214.1.10"),
+			  NULL, &msg),
+		     0, "%s", msg);
+	/* another container's address: 78, named */
+	cr_assert_eq(call("create", "9642",
+			  json_pack("{s:s,s:[s]}", "ostemplate", "tiny", "ipadd", "10.214.1.10"),
+			  NULL, &msg),
+		     78);
+	cr_assert(strstr(msg, "10.214.1.10") && strstr(msg, "9641"), "%s", msg);
+	cr_assert_eq(call("create", "9642", json_pack("{s:s}", "ostemplate", "tiny"), NULL, &msg),
+		     0, "%s", msg);
+	cr_assert_eq(set_opt("9642", "ipadd", "10.214.1.10", true), 78);
+	cr_assert(strstr(last_msg, "10.214.1.10"), "%s", last_msg);
+	/* an address the host has */
+	cr_assert_eq(set_opt("9642", "ipadd", HOST_ADDR, true), 78);
+	cr_assert(strstr(last_msg, HOST_ADDR) && strstr(last_msg, "host"), "%s", last_msg);
+	/* bad ones, each named */
+	cr_assert_neq(set_opt("9642", "ipadd", "300.1.2.3", true), 0);
+	cr_assert(strstr(last_msg, "300.1.2.3"), "%s", last_msg);
+	cr_assert_neq(set_opt("9642", "ipadd", "10.214.3.0/24", true), 0);
+	cr_assert(strstr(last_msg, "10.214.3.0/24") && strstr(last_msg, "network"), "%s", last_msg);
+	cr_assert_neq(set_opt("9642", "ipadd", "10.214.1.255", true), 0);
+	cr_assert(strstr(last_msg, "10.214.1.255") && strstr(last_msg, "pool"), "%s", last_msg);
+	/* no IPv6 pool configured: a clear error */
+	cr_assert_neq(set_opt("9642", "ipadd", "auto6", true), 0);
+	cr_assert(strstr(last_msg, "IP6_POOL"), "%s", last_msg);
+	/* nothing of that reached the config */
+	_cleanup_free_ char *ip = ct_ip("9642");
+	cr_assert(!ip || !*ip, "9642 got `%s`", ip);
+	/* host networking is for privileged containers only */
+	cr_assert_eq(set_opt("9642", "netmode", "host", true), 0, "%s", last_msg);
+	cr_assert_neq(call("start", "9642", NULL, NULL, &msg), 0);
+	cr_assert(strstr(msg, "PRIVILEGED"), "%s", msg);
+}
+
+/* iperf3 from the host to a server in the container's network namespace
+ * (the host's binary, nsenter'd into it): receiver bits/s. */
+static double iperf_to(pid_t ct_init, const char *addr, int port)
+{
+	_cleanup_free_ char *out = NULL;
+	json_t *j;
+	double bps;
+
+	/* one client, and gone after 20 s whatever happens */
+	cr_assert_eq(host_shf(&out,
+			      "timeout 20 nsenter --net=/proc/%d/ns/net iperf3 -s -1 -p %d "
+			      ">/dev/null 2>&1 </dev/null &",
+			      (int)ct_init, port),
+		     0, "iperf3 server: %s", out);
+	usleep(300000);
+	free(out);
+	out = NULL;
+	cr_assert_eq(host_shf(&out, "iperf3 -c %s -p %d -t 3 -O 1 -J", addr, port), 0, "iperf3: %s",
+		     out);
+	j = json_loads(out, 0, NULL);
+	cr_assert_not_null(j, "iperf3 output: %s", out);
+	bps = json_real_value(json_object_get(
+		json_object_get(json_object_get(j, "end"), "sum_received"), "bits_per_second"));
+	json_decref(j);
+	cr_assert_gt(bps, 0, "iperf3: %s", out);
+	return bps;
+}
+
+Test(netd, rate_limits_an_iperf3_transfer)
+{
+	_cleanup_free_ char *tc = NULL;
+	double bps;
+	pid_t pid;
+	int port = 5301;
+
+	if (access("/usr/bin/iperf3", X_OK) < 0)
+		cr_skip_test("no iperf3");
+	create_start("9651", json_pack("{s:[s],s:{s:s}}", "ipadd", "10.214.1.51", "options", "rate",
+				       "eth0:1:8000"));
+	pid = ct_pid("9651");
+	host_sh("tc qdisc show dev veth9651", &tc);
+	cr_assert(tc && strstr(tc, "tbf"), "no tbf qdisc at start: %s", tc);
+	bps = iperf_to(pid, "10.214.1.51", port++);
+	cr_log_info("RATE eth0:1:8000: iperf3 measured %.0f bit/s", bps);
+	cr_assert(bps > 8e6 * 0.85 && bps < 8e6 * 1.15, "RATE 8000 kbit/s: measured %.0f bit/s",
+		  bps);
+	/* live: 20 Mbit/s */
+	cr_assert_eq(set_opt("9651", "rate", "eth0:1:20000", true), 0, "%s", last_msg);
+	bps = iperf_to(pid, "10.214.1.51", port++);
+	cr_log_info("RATE eth0:1:20000 (live): iperf3 measured %.0f bit/s", bps);
+	cr_assert(bps > 20e6 * 0.85 && bps < 20e6 * 1.15,
+		  "RATE 20000 kbit/s (live): measured %.0f bit/s", bps);
+	/* and off */
+	cr_assert_eq(set_opt("9651", "rate", "", true), 0, "%s", last_msg);
+	bps = iperf_to(pid, "10.214.1.51", port++);
+	cr_assert_gt(bps, 100e6, "no RATE: only %.0f bit/s", bps);
+}
+
+Test(netd, host_mode_shares_the_host_network_when_privileged)
+{
+	_cleanup_free_ char *dev = NULL;
+	char *msg = NULL;
+
+	create_start("9661",
+		     json_pack("{s:{s:s,s:s}}", "options", "netmode", "host", "privileged", "yes"));
+	/* the container sees the host's devices, and got no veth of its own */
+	ct_sh("9661", "cat /proc/net/dev", &dev);
+	cr_assert(strstr(dev, "stnup0"), "not in the host's network namespace: %s", dev);
+	cr_assert_null(strstr(dev, "eth0"), "%s", dev);
+	cr_assert_eq(call("stop", "9661", NULL, NULL, &msg), 0, "%s", msg);
+	const char *none[] = { NULL };
+	char *left = net_leftover("9661", none);
+	cr_assert_null(left, "%s", left);
+	cr_assert(host_ping(HOST_ADDR), "the host lost its network with the container");
+}
