@@ -23,7 +23,9 @@ bench_build() {
 	if [ ! -d "$BUILD" ]; then
 		meson setup "$BUILD" --buildtype=release -Db_sanitize=none -Dtests=disabled >/dev/null
 	fi
-	ninja -C "$BUILD" runtime/stratad cli/strata templates/strata-init >/dev/null ||
+	# BENCH_NOBUILD=1: measure the binaries as they are
+	[ -n "${BENCH_NOBUILD:-}" ] ||
+		ninja -C "$BUILD" runtime/stratad cli/strata templates/strata-init >/dev/null ||
 		bench_die "build of stratad, strata and strata-init in $BUILD failed"
 	STRATA="$BUILD/cli/strata --socket $BENCH_DIR/run/strata.sock"
 	STRATAD=$BUILD/runtime/stratad
@@ -67,6 +69,11 @@ bench_daemon_stop() {
 	[ -f "$BENCH_DIR/stratad.pid" ] && kill "$(cat "$BENCH_DIR/stratad.pid")" 2>/dev/null || true
 	sleep 0.3
 	rm -rf "$BENCH_DIR"
+	# the daemon's cgroup subtree (empty now) in every hierarchy
+	local d
+	for d in /sys/fs/cgroup/*/"$BENCH_SUBTREE" /sys/fs/cgroup/"$BENCH_SUBTREE"; do
+		[ -d "$d" ] && rmdir "$d" 2>/dev/null || true
+	done
 }
 
 # A busybox rootfs for the peers, and an OCI bundle and LXC config over it.

@@ -40,6 +40,7 @@ const struct cli_list_field cli_list_fields[] = {
 	{ "iolimit", "IOLIMIT", 10, true, true },
 	{ "iopslimit", "IOPSLIMIT", 10, true, true },
 	{ "diskspace", "DQBLOCKS", 10, true, true },
+	{ "diskspace_limit", "DISKSPACE", 12, false, false },
 	{ "stop_timeout", "STOP_TIMEOUT", 12, true, true },
 	{ "capability", "CAPABILITY", 20, false, false },
 	{ "privileged", "PRIVILEGED", 10, false, false },
@@ -49,6 +50,17 @@ const struct cli_list_field cli_list_fields[] = {
 	{ "searchdomain", "SEARCHDOMAIN", 15, false, false },
 	{ "id_base", "ID_BASE", 10, true, true },
 	{ "template_mount", "TEMPLATE_MOUNT", 30, false, false },
+	/* accounting (resources area, issue 5): null while stopped */
+	{ "cpu", "CPU_SEC", 9, true, true },
+	{ "cpupct", "CPU%", 6, true, true },
+	{ "mem", "MEM_BYTES", 12, true, true },
+	{ "maxmem", "MAXMEM_BYTES", 12, true, true },
+	{ "failcnt", "FAILCNT", 8, true, true },
+	{ "oomkills", "OOMKILLS", 8, true, true },
+	{ "swapused", "SWAP_BYTES", 12, true, true },
+	{ "iobytes", "IO_BYTES", 12, true, true },
+	{ "ioops", "IO_OPS", 10, true, true },
+	{ "ksm_pages", "KSM_PAGES", 10, true, true },
 	{ NULL, NULL, 0, false, false },
 };
 
@@ -197,6 +209,16 @@ static int list_parse(struct cli_cmd *cmd, int argc, char **argv, struct st_erro
 	/* a CTID named on the command line is shown whatever its state */
 	if (cmd->filter && !json_object_get(args, "stopped"))
 		json_object_set_new(args, "all", json_true());
+	/* the private areas' usage is walked only when shown (templates area) */
+	{
+		bool du = (cmd->sort && !strcmp(cmd->sort, "diskspace")) ||
+			  (!cmd->fields && cmd->json && !names);
+
+		for (char **f = cmd->fields; f && *f && !du; f++)
+			du = !strcmp(*f, "diskspace");
+		if (du)
+			json_object_set_new(args, "diskspace", json_true());
+	}
 	/* -j without -o prints whole objects */
 	if (!cmd->fields && (!cmd->json || names)) {
 		cmd->fields = strv_from_const(names ? default_name_fields : default_fields);

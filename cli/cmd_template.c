@@ -22,7 +22,7 @@ struct template_sub {
 static const struct template_sub subs[] = {
 	{ "build", 1, false, "built" },	    { "list", 0, false, NULL },
 	{ "remove", 1, false, "removed" },  { "import", 2, true, "imported" },
-	{ "export", 2, false, "exported" },
+	{ "export", 2, false, "exported" }, { "update", 1, false, "updated" },
 };
 
 /* FILE as the daemon sees it: an absolute path. */
@@ -61,7 +61,8 @@ static int template_parse(struct cli_cmd *cmd, int argc, char **argv, struct st_
 			if (!sub)
 				return st_error_setx(
 					err, ST_EXIT_BADARG, 0,
-					"template: unknown action `%s` (build, list, remove, import or export)",
+					"template: unknown action `%s` (build, list, remove, import, export "
+					"or update)",
 					val);
 			continue;
 		}
@@ -178,12 +179,15 @@ const struct cli_verb cli_verb_template = {
 		 "strata template remove NAME[@VERSION]\n"
 		 "strata template import NAME FILE\n"
 		 "strata template export NAME[@VERSION] FILE\n"
+		 "strata template update NAME\n"
 		 "\n"
 		 "build     build the template NAME from its recipe (progress is shown)\n"
 		 "list      the templates in the store: name, version, content hash, size\n"
 		 "remove    remove a template version no container uses\n"
 		 "import    add a template image FILE (read by the daemon) to the store\n"
-		 "export    write a template image to FILE (written by the daemon)\n",
+		 "export    write a template image to FILE (written by the daemon)\n"
+		 "update    make version N+1 of a Debian template from N with apt upgrade\n"
+		 "          (N is kept; move containers with `strata rebase`)\n",
 	.opts = no_opts,
 	.parse = template_parse,
 	.run = template_run,

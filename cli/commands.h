@@ -20,7 +20,7 @@ int cmd_check(int argc, char **argv);
 		{ "netif_add", 0, true }, { "netif_del", 0, true }, { "ifname", 0, true },         \
 		{ "mac", 0, true }, { "host_ifname", 0, true }, { "host_mac", 0, true },           \
 		{ "bridge", 0, true }, { "gw", 0, true }, { "gw6", 0, true },                      \
-		{ "network", 0, true },                                                            \
+		{ "network", 0, true }, { "rate", 0, true }, { "netmode", 0, true },              \
 	{                                                                                          \
 		"memory_merge", 0, true                                                            \
 	}
@@ -35,5 +35,9 @@ extern const struct cli_verb cli_verb_create, cli_verb_destroy, cli_verb_start, 
 	cli_verb_restart, cli_verb_status, cli_verb_mount, cli_verb_umount, cli_verb_suspend,
 	cli_verb_resume, cli_verb_set, cli_verb_exec, cli_verb_exec2, cli_verb_runscript,
 	cli_verb_enter, cli_verb_console, cli_verb_list, cli_verb_template, cli_verb_check;
+/* resources area (issue 5): cli/cmd_stat.c */
+extern const struct cli_verb cli_verb_stat, cli_verb_top;
+/* cmd_tmpl.c (templates area) */
+extern const struct cli_verb cli_verb_rebase, cli_verb_clone;
 
 #endif

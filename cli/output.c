@@ -124,6 +124,14 @@ static int generic_run(struct cli_cmd *cmd, struct st_error **err)
 	r = cli_call(cmd, NULL, 0, &res, err);
 	if (r < 0)
 		return r;
+	/* what the daemon did not apply, and why (set: IOLIMIT on tmpfs...) */
+	if (!cmd->json && json_is_array(json_object_get(res, "warnings"))) {
+		size_t i;
+		json_t *w;
+
+		json_array_foreach (json_object_get(res, "warnings"), i, w)
+			fprintf(stderr, "strata: warning: %s\n", json_string_value(w));
+	}
 	if (cmd->json) {
 		json_dumpf(res, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);

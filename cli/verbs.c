@@ -16,5 +16,7 @@ const struct cli_verb *const cli_verbs[] = {
 	&cli_verb_restart, &cli_verb_status,  &cli_verb_mount, &cli_verb_umount,
 	&cli_verb_enter,   &cli_verb_exec,    &cli_verb_exec2, &cli_verb_runscript,
 	&cli_verb_console, &cli_verb_set,     &cli_verb_list,  &cli_verb_template,
+	&cli_verb_stat,	   &cli_verb_top, /* resources area */
+	&cli_verb_rebase,  &cli_verb_clone,
 	&cli_verb_suspend, &cli_verb_resume,  &cli_verb_check, NULL,
 };

@@ -18,6 +18,7 @@
 #include <grp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -26,6 +27,10 @@
 #include "ksal/cleanup.h"
 #include "ksal/log.h"
 #include "ksal/spawn-internal.h"
+
+#ifndef PR_SET_MEMORY_MERGE
+#define PR_SET_MEMORY_MERGE 67 /* Linux 6.4 */
+#endif
 
 static const struct {
 	int flag;
@@ -82,6 +87,10 @@ static int enter_grandchild(const struct ksal_enter_cfg *cfg, int sync)
 		if (setrlimit(cfg->rlimits[i].resource, &cfg->rlimits[i].lim) < 0)
 			return ksal_child_fail(sync, errno, "set rlimit %d",
 					       cfg->rlimits[i].resource);
+	/* MEMORY_MERGE containers: commands run in them merge as the init does */
+	if (cfg->memory_merge && prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0) < 0)
+		return ksal_child_fail(sync, errno,
+				       "enable memory merging (PR_SET_MEMORY_MERGE, Linux 6.4+)");
 	ksal_child_exec(&p);
 	return 1;
 }

@@ -40,6 +40,10 @@
 #include "ksal/mount.h"
 #include "ksal/spawn-internal.h"
 
+#ifndef PR_SET_MEMORY_MERGE
+#define PR_SET_MEMORY_MERGE 67 /* Linux 6.4 */
+#endif
+
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* ---- sync protocol ---- */
@@ -238,6 +242,27 @@ int ksal_child_exec(const struct ksal_exec_params *p)
 	return child_execve(sync, p->argv, p->envp ? p->envp : empty_env);
 }
 
+/* ---- joining cgroups ---- */
+
+/* Child: move itself into every v1 hierarchy (see cgroup_self_fds). */
+static int join_cgroups(int sync, const struct ksal_spawn_cfg *cfg)
+{
+	for (size_t i = 0; i < cfg->n_cgroup_self_fds; i++) {
+		char path[PATH_MAX] = "?", fdp[40];
+		ssize_t n;
+		int e;
+
+		if (write(cfg->cgroup_self_fds[i], "0", 1) == 1)
+			continue;
+		e = errno;
+		snprintf(fdp, sizeof(fdp), "/proc/self/fd/%d", cfg->cgroup_self_fds[i]);
+		n = readlink(fdp, path, sizeof(path) - 1);
+		path[n > 0 ? n : 1] = '\0';
+		return ksal_child_fail(sync, e, "join cgroup: write 0 to `%s`", path);
+	}
+	return 0;
+}
+
 /* ---- ksal_spawn ---- */
 
 static int become_root(int sync, bool userns)
@@ -261,6 +286,8 @@ static int spawn_child(const struct ksal_spawn_cfg *cfg, const struct ksal_cgrou
 	/* Parent gone or failed before the go: leave quietly. */
 	if (ksal_sync_recv(sync, &go, -1) != 1 || go.kind != KSAL_SYNC_GO)
 		return 1;
+	if (join_cgroups(sync, cfg) < 0)
+		return 1;
 	if (become_root(sync, cfg->userns) < 0)
 		return 1;
 	/* The cgroup namespace is made here, not by clone3: its root is the
@@ -281,6 +308,11 @@ static int spawn_child(const struct ksal_spawn_cfg *cfg, const struct ksal_cgrou
 					       cfg->rlimits[i].resource),
 			       1;
 
+	/* before the seccomp filter; kept across exec and fork */
+	if (cfg->memory_merge && prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0) < 0)
+		return ksal_child_fail(sync, errno,
+				       "enable memory merging (PR_SET_MEMORY_MERGE, Linux 6.4+)"),
+		       1;
 	struct ksal_exec_params p = {
 		.sync = sync,
 		.stdio = cfg->stdio,

@@ -70,7 +70,15 @@ struct ksal_spawn_cfg {
 	const struct ksal_idmap *gid_map;
 	size_t n_gid_map;
 
-	int cgroup_fd; /* v2: CLONE_INTO_CGROUP fd; -1 otherwise */
+	int cgroup_fd; /* cgroup2 (v2, or hybrid's unified): CLONE_INTO_CGROUP fd; -1: none */
+	/* v1 hierarchies: fds of the container cgroup's `tasks` files, opened
+	 * by the caller (the kernel checks the opener's credentials). The
+	 * child writes "0" to each, first thing: a task moving itself skips
+	 * the global cgroup_threadgroup_rwsem write lock, whose RCU grace
+	 * period costs 5-16 ms per start when the parent writes the child's
+	 * pid to cgroup.procs. See ksal_cgroup_join_prepare(). */
+	const int *cgroup_self_fds;
+	size_t n_cgroup_self_fds;
 
 	/* Runs in the parent after id maps are written and before the child
 	 * goes on: attach to v1 cgroups, create and move veths... pidfd is the
@@ -99,6 +107,10 @@ struct ksal_spawn_cfg {
 	 * (writable), or cgroup2 on /sys/fs/cgroup on a pure v2 host. The
 	 * cgroup namespace roots them all at the container's cgroups. */
 	bool cgroupfs;
+
+	/* prctl(PR_SET_MEMORY_MERGE) in the child before exec (Linux 6.4+):
+	 * KSM may merge the pages of the init and everything it forks */
+	bool memory_merge;
 };
 
 struct ksal_spawned {
@@ -108,6 +120,25 @@ struct ksal_spawned {
 };
 
 int ksal_spawn(const struct ksal_spawn_cfg *cfg, struct ksal_spawned *out, struct st_error **err);
+
+/*
+ * How a new init joins cgroup `cg` without its parent writing the init's
+ * pid anywhere: clone_fd, the cgroup2 directory (v2, or hybrid's unified
+ * hierarchy) for cfg.cgroup_fd, and tasks_fds, the v1 `tasks` files for
+ * cfg.cgroup_self_fds. Every hierarchy the manager `m` uses is covered by
+ * one or the other. All fds belong to the struct: ksal_cgroup_join_clear().
+ */
+struct ksal_cgroup_mgr;
+struct ksal_cgroup;
+struct ksal_cgroup_join {
+	int clone_fd; /* -1: none */
+	int *tasks_fds;
+	size_t n_tasks_fds;
+};
+int ksal_cgroup_join_prepare(struct ksal_cgroup_mgr *m, struct ksal_cgroup *cg,
+			     struct ksal_cgroup_join *out, struct st_error **err);
+void ksal_cgroup_join_clear(struct ksal_cgroup_join *j);
+#define _cleanup_cgroup_join_ __attribute__((cleanup(ksal_cgroup_join_clear)))
 
 /* The start time (clock ticks since boot, /proc/PID/stat field 22) of pid. */
 int ksal_pid_start_time(pid_t pid, uint64_t *out);
@@ -140,6 +171,7 @@ struct ksal_enter_cfg {
 	size_t n_cgroup_procs_fds;
 	const struct ksal_rlimit *rlimits; /* the container's, as its init got them */
 	size_t n_rlimits;
+	bool memory_merge; /* prctl(PR_SET_MEMORY_MERGE) before exec (MEMORY_MERGE) */
 };
 int ksal_enter(const struct ksal_enter_cfg *cfg, struct ksal_spawned *out, struct st_error **err);
 

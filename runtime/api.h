@@ -42,6 +42,14 @@
  *            down (halt signal, STOP_TIMEOUT, then every task killed).
  *   restart  ctid
  *   status   ctid -> {"ctid","exist","mounted","running","suspended"} (bools)
+ *   stat     ctid -> the accounting of a running container (31 if stopped):
+ *            {"ctid","status","pid","uptime","cpu_ns","cpu_pct" (% of one CPU
+ *            over "cpu_pct_window" s: since the previous sample of
+ *            stat/list, else 0.2 s measured now),"mem_bytes","mem_max_bytes",
+ *            "mem_limit_bytes" (null: unlimited),"failcnt","oom_kills",
+ *            "swap_bytes","numproc","numproc_limit","io_read_bytes",
+ *            "io_write_bytes","io_read_ops","io_write_ops","memory_merge",
+ *            and with MEMORY_MERGE "ksm_pages","ksm_bytes"}
  *   mount / umount ctid
  *   set      ctid, args: options {"ram":"256M","cpus":"1",...} (vzctl option
  *            names without dashes, or KEY names), save (bool), setmode
@@ -63,6 +71,9 @@
  *            network_mode physpages swappages memguarantee cpuunits cpulimit
  *            cpus cpumask numproc_limit ioprio iolimit iopslimit diskspace
  *            layout memory_merge template_mount id_base description
+ *            and the accounting (numbers, null while stopped): cpu (s),
+ *            cpupct, mem, maxmem, failcnt, oomkills, swapused, iobytes,
+ *            ioops, ksm_pages
  *            (the table in runtime/config_keys.c; `stratad --print-keys`).
  *
  *   Any verb that changes a container (create destroy start stop restart
@@ -88,6 +99,22 @@
  *   template-remove args: name ("NAME[@VERSION]")
  *   template-import args: name, file (a path the daemon can read)
  *   template-export args: name, file
+ *   template-update args: name      (progress events, then the manifest of
+ *            version N+1; Debian templates only: apt upgrade of N's tree)
+ *   rebase   ctid, args: ostemplate ("NAME@VERSION"), on_restart (bool)
+ *            -> {"containers": [{"ctid","from","to","status":"rebased",
+ *            "shadows":["etc/motd",...]}]} (status "pending" with on_restart
+ *            on a running one: applied by its next start). 32 running, 17
+ *            suspended, 91 no such version.
+ *   rebase-all args: ostemplate, on_restart: every container of NAME not on
+ *            VERSION; one entry each, failed ones with "status":"failed",
+ *            "error", "exit".
+ *   clone    ctid (source, stopped), args: dst (numeric CTID), name,
+ *            hostname -> {"ctid": dst, "from": src}. 32 source running,
+ *            44 dst exists. A LAYOUT=image source's image is copied.
+ *   list args.diskspace (bool): every object also gets "diskspace", the
+ *   KiB used by the private area (null if unknown; a walk of each upper
+ *   layer, so only on request); the DISKSPACE key is "diskspace_limit".
  *   suspend / resume ctid: checkpoint to STATE_DIR/dumps/CTID with CRIU
  *            and stop (status "suspended": true), restore and run again.
  *            16 checkpoint failed (the container keeps running), 17 restore

@@ -359,7 +359,8 @@ const struct ct_key ct_keys[CT_KEY_COUNT] = {
 		       .help = "veth devices: ifname=,mac=,host_ifname=,host_mac=,bridge=;..." },
 	[CT_NAMESERVER] = { "NAMESERVER", NOALIAS, CT_KIND_IPLIST, .unit = 1,
 			    .apply = CT_APPLY_RESTART, .list_name = "nameserver",
-			    .help = "DNS servers written to the container's /etc/resolv.conf" },
+			    .help = "DNS servers written to the container's /etc/resolv.conf; "
+				    "inherit: the host's" },
 	[CT_SEARCHDOMAIN] = { "SEARCHDOMAIN", NOALIAS, CT_KIND_STRLIST,
 			      .validate = ct_validate_hostname, .apply = CT_APPLY_RESTART,
 			      .list_name = "searchdomain",
@@ -371,6 +372,10 @@ const struct ct_key ct_keys[CT_KEY_COUNT] = {
 			      .apply = CT_APPLY_RESTART,
 			      .list_name = "network_mode",
 			      .help = "routed, bridged, none, or host (privileged only)" },
+	[CT_RATE] = { "RATE", NOALIAS, CT_KIND_STR, .validate = ct_validate_rate,
+		      .apply = CT_APPLY_NET, .list_name = "rate",
+		      .help = "bandwidth to the container, vzctl's DEV:CLASS:KBITS (eth0:1:8000 is "
+			      "8 Mbit/s); a tc token bucket on the host end of its veth" },
 	[CT_PHYSPAGES] = { "PHYSPAGES",
 			   { { "ram", CT_SET }, { "memory", CT_SET } },
 			   CT_KIND_SIZE,
@@ -424,11 +429,12 @@ const struct ct_key ct_keys[CT_KEY_COUNT] = {
 			   .help = "disk operations per second (0: none)" },
 	[CT_DISKSPACE] = { "DISKSPACE", NOALIAS, CT_KIND_SIZE, .min = 1ULL << 20,
 			   .max = CT_UNLIMITED, .unit = 1024, .apply = CT_APPLY_RESTART,
-			   .list_name = "diskspace",
-			   .help = "private area quota, [barrier:]limit; a bare number is in KiB" },
+			   .list_name = "diskspace_limit",
+			   .help = "private area size limit, [barrier:]limit (a bare number is in KiB); "
+				   "enforced with LAYOUT=image (the image's size)" },
 	[CT_LAYOUT] = { "LAYOUT", NOALIAS, CT_KIND_ENUM, .choices = layouts,
 			.apply = CT_APPLY_RESTART, .list_name = "layout",
-			.help = "private area layout: overlay (alias dir: an upper directory); image is not implemented yet" },
+			.help = "private area layout: overlay (alias dir: an upper directory) or image (a sparse ext4 image of the DISKSPACE limit)" },
 	[CT_MEMORY_MERGE] = { "MEMORY_MERGE", NOALIAS, CT_KIND_BOOL, .apply = CT_APPLY_RESTART,
 			      .list_name = "memory_merge",
 			      .help = "let KSM merge the container's identical pages" },
@@ -535,7 +541,7 @@ void ct_keys_print_man(FILE *f)
 		fprintf(f, "; %s",
 			k->apply == CT_APPLY_CGROUP ? "live"
 			: k->apply == CT_APPLY_NONE ? "at once"
-			: k->apply == CT_APPLY_NET  ? "live when routed"
+			: k->apply == CT_APPLY_NET  ? "live when running"
 						    : "needs restart");
 		for (size_t a = 0; a < ARRAY_SIZE(k->aliases) && k->aliases[a].name; a++)
 			fprintf(f, "; option %s", k->aliases[a].name);

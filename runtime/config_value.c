@@ -363,7 +363,8 @@ static int parse_list(const struct ct_key *k, const char *text, char **out, stru
 	for (char *tok = strtok_r(copy, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
 		char *n = NULL;
 
-		if (k->kind == CT_KIND_IPLIST && check_ip(tok, k->unit == 0) < 0)
+		if (k->kind == CT_KIND_IPLIST && check_ip(tok, k->unit == 0) < 0 &&
+		    !(k == &ct_keys[CT_NAMESERVER] && !strcmp(tok, "inherit")))
 			return st_error_setx(err, ST_EXIT_BADVALUE, 0,
 					     "%s: invalid IP address `%s`", k->name, tok);
 		if (k->validate && k->validate(tok, err) < 0)

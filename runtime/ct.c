@@ -18,6 +18,7 @@
 #include "ksal/spawn.h"
 #include "ksal/syscalls.h"
 #include "runtime/daemon.h"
+#include "runtime/resources.h"
 #include "runtime/net.h"
 
 struct ct *ct_find(struct daemon *d, const char *ctid_or_name)
@@ -272,6 +273,7 @@ void ct_cleanup_after_exit(struct daemon *d, struct ct *ct)
 		ksal_cgroup_free(ct->cg);
 		ct->cg = NULL;
 	}
+	res_ksm_release(d, ct); /* resources area: ksmd back when no MEMORY_MERGE is left */
 	ct_network_teardown(d, ct);
 	if (ct->root && cowfs_root_is_mounted(ct->root)) {
 		if (cowfs_root_decompose(ct->root, &err) < 0) {
@@ -279,6 +281,7 @@ void ct_cleanup_after_exit(struct daemon *d, struct ct *ct)
 			st_error_freep(&err);
 		}
 	}
+	ct_private_close(d, ct);
 	if (ct->layer_dir && ct->image) {
 		struct cowfs_layer_ref ref = { .image = ct->image,
 					       .sha256 = NULL,

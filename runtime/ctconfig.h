@@ -43,7 +43,7 @@ enum ct_apply {
 	CT_APPLY_NONE,	  /* metadata: nothing to do, takes effect at once */
 	CT_APPLY_CGROUP,  /* live through ksal_cgroup_apply() */
 	CT_APPLY_RESTART, /* needs a restart (refused live unless setmode) */
-	CT_APPLY_NET,	  /* live on the network of a routed container, else restart */
+	CT_APPLY_NET,	  /* live on a running container where its network allows (netpolicy.c) */
 };
 
 /* A barrier:limit pair (bytes for sizes, plain counts for counts). */
@@ -99,6 +99,7 @@ enum ct_key_id {
 	CT_NAMESERVER,
 	CT_SEARCHDOMAIN,
 	CT_NETWORK_MODE,
+	CT_RATE,
 	CT_PHYSPAGES,
 	CT_SWAPPAGES,
 	CT_MEMGUARANTEE,
@@ -190,6 +191,10 @@ bool ct_config_bool(const struct ct_config *c, int id, bool def);
 /* Value checks shared with the API. */
 int ct_validate_hostname(const char *s, struct st_error **err);
 int ct_validate_name(const char *s, struct st_error **err);
+/* RATE="DEV:CLASS:KBITS ..." (runtime/config_rate.c): the lowest rate in kbit/s
+ * (0 when s is NULL or empty), -EINVAL when malformed. */
+int ct_rate_kbit(const char *s, uint64_t *kbit);
+int ct_validate_rate(const char *s, struct st_error **err);
 /* A CTID: numeric >= 101 (or, with allow_name, a valid name). */
 int ct_validate_ctid(const char *s, struct st_error **err);
 /* Expand $VEID / ${VEID} in a path template (malloc'd). */
@@ -224,6 +229,7 @@ struct g_config {
 	char *log_file;
 	char *init_path; /* INIT_PATH: minimal init bound into containers without one */
 	char *neighbour_devs;
+	char *ip_pool, *ip6_pool; /* IP_POOL, IP6_POOL: `--ipadd auto` (NULL: none) */
 	enum g_stop_mode stop_mode;
 	bool lxcfs; /* LXCFS: the view from inside (/proc/meminfo...) when available */
 	uint64_t id_range_start, id_range_count;

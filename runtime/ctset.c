@@ -11,6 +11,8 @@
 #include "ksal/cleanup.h"
 #include "ksal/log.h"
 #include "runtime/daemon.h"
+#include "runtime/resources.h"
+#include "runtime/netpolicy.h" /* network area */
 
 /* ---- status, list, set ---- */
 
@@ -57,6 +59,7 @@ json_t *ct_list_json(struct daemon *d, struct ct *ct)
 	json_object_set_new(o, "physpages_used",
 			    have_stats ? json_integer((json_int_t)(st.memory_current / 4096))
 				       : json_null());
+	res_list_fields(d, ct, have_stats ? &st : NULL, o); /* resources area */
 	json_object_set_new(o, "pid", ct->run != CT_STOPPED ? json_integer(ct->pid) : json_null());
 	json_object_set_new(o, "uptime",
 			    ct->run != CT_STOPPED ? json_integer((json_int_t)ct_uptime(ct))
@@ -92,6 +95,7 @@ int ct_do_set(struct daemon *d, struct ct *ct, json_t *args, json_t **result, st
 	bool changed[CT_KEY_COUNT] = { false }, need_restart = false, need_cgroup = false;
 	bool need_net = false;
 	json_t *restart_keys = json_array();
+	_cleanup_res_json_ json_t *warnings = json_array(); /* resources area */
 	const char *key;
 	json_t *v;
 
@@ -105,6 +109,10 @@ int ct_do_set(struct daemon *d, struct ct *ct, json_t *args, json_t **result, st
 		json_decref(restart_keys);
 		return st_error_setx(err, ST_EXIT_BADARG, 0,
 				     "set %s: setmode must be `restart` or `ignore`", ct->ctid);
+	}
+	if (ct_ipam_resolve(d, opts, err) < 0) { /* --ipadd auto */
+		json_decref(restart_keys);
+		return st_error_prefix(err, "set %s", ct->ctid);
 	}
 	/* edit the file's own values (not the merged defaults) */
 	if (!conf_path || ct_config_load(conf_path, &file, err) < 0) {
@@ -127,6 +135,12 @@ int ct_do_set(struct daemon *d, struct ct *ct, json_t *args, json_t **result, st
 		if (id >= 0)
 			changed[id] = true;
 	}
+	if (changed[CT_IP_ADDRESS] &&
+	    ct_ipam_check(d, ct->ctid, ct->conf ? ct_config_str(ct->conf, CT_IP_ADDRESS) : NULL,
+			  ct_config_str(file, CT_IP_ADDRESS), err) < 0) {
+		json_decref(restart_keys);
+		return st_error_prefix(err, "set %s", ct->ctid);
+	}
 	if (changed[CT_NAME]) {
 		const char *name = ct_config_str(file, CT_NAME);
 		struct ct *other = name && *name ? ct_find(d, name) : NULL;
@@ -142,8 +156,7 @@ int ct_do_set(struct daemon *d, struct ct *ct, json_t *args, json_t **result, st
 			continue;
 		if (ct_keys[i].apply == CT_APPLY_CGROUP)
 			need_cgroup = true;
-		if (ct_keys[i].apply == CT_APPLY_NET && ct->run == CT_RUNNING && ct->netdev &&
-		    !strcmp(ct_net_mode(ct), "routed")) {
+		if (ct_keys[i].apply == CT_APPLY_NET && ct_net_live_ok(ct, i)) {
 			need_net = true;
 			continue;
 		}
@@ -162,6 +175,7 @@ int ct_do_set(struct daemon *d, struct ct *ct, json_t *args, json_t **result, st
 	if (ct->run == CT_RUNNING && need_cgroup && ct->cg) {
 		struct ksal_cgroup_limits lim;
 		_cleanup_ct_config_ struct ct_config *only = ct_config_new();
+		_cleanup_res_bufs_ struct res_limit_bufs rbufs = { 0 };
 
 		if (!only) {
 			json_decref(restart_keys);
@@ -174,6 +188,8 @@ int ct_do_set(struct daemon *d, struct ct *ct, json_t *args, json_t **result, st
 		for (int i = 0; i < CT_KEY_COUNT; i++)
 			if (changed[i] && ct_keys[i].apply == CT_APPLY_CGROUP && file->v[i].set)
 				ct_keys[i].to_limits(&file->v[i], &lim);
+		/* resources area: the disk of the I/O throttles, the cpuset of CPUS */
+		res_limits_complete(d, ct, file, changed, &lim, &rbufs, warnings);
 		if (ksal_cgroup_apply(ct->cg, &lim, err) < 0) {
 			json_decref(restart_keys);
 			if (*err)
@@ -181,7 +197,7 @@ int ct_do_set(struct daemon *d, struct ct *ct, json_t *args, json_t **result, st
 			return st_error_prefix(err, "set %s", ct->ctid);
 		}
 	}
-	if (need_net && ct_set_addresses(d, ct, ct_config_str(file, CT_IP_ADDRESS), err) < 0) {
+	if (need_net && ct_net_set_live(d, ct, file, changed, err) < 0) {
 		json_decref(restart_keys);
 		return st_error_prefix(err, "set %s", ct->ctid);
 	}
@@ -198,6 +214,8 @@ int ct_do_set(struct daemon *d, struct ct *ct, json_t *args, json_t **result, st
 			    ct->run == CT_RUNNING ? restart_keys
 						  : (json_decref(restart_keys), json_array()),
 			    "saved", save);
+	if (*result && json_array_size(warnings))
+		json_object_set(*result, "warnings", warnings);
 	return 0;
 }
 

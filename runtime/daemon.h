@@ -99,6 +99,7 @@ struct ct {
 	uint32_t id_base; /* 0 with PRIVILEGED */
 	bool privileged;
 	bool has_init; /* the template has /sbin/init */
+	int halt_sig;  /* the template manifest's halt signal, 0: by init kind */
 	char *netdev;  /* host side of the veth, NULL: none */
 
 	/* console */
@@ -223,6 +224,27 @@ void layer_hold(struct daemon *d, const char *layer_dir, const char *image);
  * all) so a template-remove can unmount it; all of them with name NULL. */
 void layer_unhold(struct daemon *d, const char *name, unsigned version);
 void layer_holds_load(struct daemon *d);
+
+/* tmplops.c: rebase, clone, private-area layout and usage (templates area) */
+int ct_do_rebase(struct daemon *d, struct ct *ct, json_t *args, json_t **result,
+		 struct st_error **err);
+int ct_do_rebase_all(struct daemon *d, json_t *args, json_t **result, struct st_error **err);
+/* A rebase recorded with --on-restart: applied by the next start. */
+int ct_rebase_pending_apply(struct daemon *d, struct ct *ct, struct st_error **err);
+void ct_rebase_pending_drop(struct daemon *d, struct ct *ct);
+int ct_do_clone(struct daemon *d, struct ct *ct, json_t *args, json_t **result,
+		struct st_error **err);
+/* The private area of a new container: LAYOUT=image (DISKSPACE-sized ext4
+ * image) or a directory (DISKSPACE not enforceable: refused when the create
+ * request gives it, else a warning). */
+int ct_private_create(struct daemon *d, const struct ct_config *c, json_t *args, const char *ctid,
+		      const char *priv, struct st_error **err);
+/* Unmount a LAYOUT=image private area after the root is down (no-op for dir). */
+void ct_private_close(struct daemon *d, struct ct *ct);
+/* Used KiB of the private area (null if unknown), for list's "diskspace". */
+json_t *ct_diskspace_json(struct daemon *d, struct ct *ct);
+int ct_halt_signal_parse(const char *s);
+int ct_template_halt_signal(struct daemon *d, struct ct *ct);
 
 /* suspend.c */
 int ct_do_suspend(struct daemon *d, struct ct *ct, struct st_error **err);

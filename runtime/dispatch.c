@@ -11,6 +11,7 @@
 #include "ksal/cleanup.h"
 #include "ksal/log.h"
 #include "runtime/daemon.h"
+#include "runtime/resources.h"
 
 /* ---- verbs ---- */
 
@@ -30,9 +31,12 @@ static const char *const start_args[] = { "wait", "nowait", NULL };
 static const char *const stop_args[] = { "fast", "nowait", NULL };
 static const char *const lock_args[] = { "nowait", NULL };
 static const char *const set_args[] = { "options", "save", "setmode", "nowait", NULL };
-static const char *const list_args[] = { "all", "stopped", NULL };
+static const char *const list_args[] = { "all", "stopped", "diskspace", NULL };
 static const char *const exec_args[] = { "argv", "env", "cwd", "tty", NULL };
 static const char *const tmpl_args[] = { "name", "file", NULL };
+/* templates area: rebase, clone */
+static const char *const rebase_args[] = { "ostemplate", "on_restart", "nowait", NULL };
+static const char *const clone_args[] = { "dst", "name", "hostname", "nowait", NULL };
 
 static const struct verb verbs[] = {
 	{ "ping", false, true, false, no_args },
@@ -44,6 +48,7 @@ static const struct verb verbs[] = {
 	{ "stop", true, false, true, stop_args },
 	{ "restart", true, false, true, stop_args },
 	{ "status", true, false, false, no_args },
+	{ "stat", true, false, false, no_args }, /* resources area */
 	{ "mount", true, false, true, lock_args },
 	{ "umount", true, false, true, lock_args },
 	{ "set", true, false, true, set_args },
@@ -56,6 +61,10 @@ static const struct verb verbs[] = {
 	{ "template-remove", false, false, false, tmpl_args },
 	{ "template-import", false, false, false, tmpl_args },
 	{ "template-export", false, false, false, tmpl_args },
+	{ "template-update", false, false, false, tmpl_args },
+	{ "rebase", true, false, true, rebase_args },
+	{ "rebase-all", false, false, false, rebase_args },
+	{ "clone", true, false, true, clone_args },
 	{ "suspend", true, false, true, lock_args },
 	{ "resume", true, false, true, lock_args },
 };
@@ -120,13 +129,20 @@ static int run_verb(struct daemon *d, struct conn *c, const struct verb *v, cons
 				continue;
 			if (!all && !stopped && !running)
 				continue;
-			json_array_append_new(arr, ct_list_json(d, x));
+			json_t *o = ct_list_json(d, x);
+
+			/* templates area: the private area's usage, walked only on request */
+			if (arg_bool(args, "diskspace"))
+				json_object_set_new(o, "diskspace", ct_diskspace_json(d, x));
+			json_array_append_new(arr, o);
 		}
 		*result = json_pack("{s:o}", "containers", arr);
 		return 0;
 	}
 	if (!strncmp(n, "template-", 9))
 		return do_template(d, c, n, args, result, err);
+	if (!strcmp(n, "stat"))
+		return ct_do_stat(d, ct, result, err);
 	if (!strcmp(n, "status")) {
 		*result = ct_status_json(d, ct);
 		return 0;
@@ -187,6 +203,12 @@ static int run_verb(struct daemon *d, struct conn *c, const struct verb *v, cons
 	}
 	if (!strcmp(n, "suspend"))
 		return ct_do_suspend(d, ct, err);
+	if (!strcmp(n, "rebase"))
+		return ct_do_rebase(d, ct, args, result, err);
+	if (!strcmp(n, "rebase-all"))
+		return ct_do_rebase_all(d, args, result, err);
+	if (!strcmp(n, "clone"))
+		return ct_do_clone(d, ct, args, result, err);
 	if (!strcmp(n, "resume"))
 		return ct_do_resume(d, ct, err);
 	return st_error_setx(err, ST_EXIT_PROTOCOL, 0, "unknown verb `%s`", n);

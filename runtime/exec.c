@@ -16,6 +16,7 @@
 #include "ksal/spawn.h"
 #include "ksal/syscalls.h"
 #include "runtime/daemon.h"
+#include "runtime/resources.h"
 #include "templates/template.h"
 
 /* ---- console ---- */
@@ -234,6 +235,7 @@ int ct_do_exec(struct daemon *d, struct ct *ct, struct conn *c, json_t *args, bo
 	struct ksal_enter_cfg cfg = { 0 };
 	struct ksal_spawned sp = { 0 };
 	struct exec_job *j;
+	int r_enter;
 	static char *default_env[] = {
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm",
 		"HOME=/root", NULL
@@ -280,7 +282,18 @@ int ct_do_exec(struct daemon *d, struct ct *ct, struct conn *c, json_t *args, bo
 	}
 	cfg.seccomp_fd = d->seccomp_fd;
 	cfg.cgroup_procs_fd = -1;
-	if (ksal_enter(&cfg, &sp, err) < 0)
+	/* resources area: the command joins the container's cgroups (limits,
+	 * accounting, kill on stop) before its namespaces */
+	int cg_fds[RES_MAX_CGROUP_FDS];
+	size_t n_cg_fds = 0;
+	if (res_cgroup_procs_fds(d, ct, cg_fds, &n_cg_fds, err) < 0)
+		return st_error_prefix(err, "%s %s", verb, ct->ctid);
+	cfg.cgroup_procs_fds = cg_fds;
+	cfg.n_cgroup_procs_fds = n_cg_fds;
+	cfg.memory_merge = ct->conf && ct_config_bool(ct->conf, CT_MEMORY_MERGE, false);
+	r_enter = ksal_enter(&cfg, &sp, err);
+	res_close_fds(cg_fds, n_cg_fds);
+	if (r_enter < 0)
 		return st_error_prefix(err, "%s %s", verb, ct->ctid);
 	j = calloc(1, sizeof(*j));
 	if (!j) {
@@ -314,10 +327,10 @@ int ct_start_wait(struct daemon *d, struct ct *ct, struct conn *c, struct st_err
 {
 	/* --wait returns at once while systemd does not answer yet: retry */
 	char *argv[] = { "/bin/sh", "-c",
-			 "i=0; while [ $i -lt 1200 ]; do "
+			 "i=0; while [ $i -lt 6000 ]; do "
 			 "s=$(systemctl is-system-running --wait 2>/dev/null); "
 			 "case \"$s\" in running) exit 0;; degraded) exit 1;; esac; "
-			 "i=$((i+1)); sleep 0.1; done; exit 2",
+			 "i=$((i+1)); sleep 0.02; done; exit 2",
 			 NULL };
 	char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 	struct ksal_enter_cfg cfg = { 0 };
@@ -514,6 +527,8 @@ int do_template(struct daemon *d, struct conn *c, const char *verb, json_t *args
 			r = tmpl_build(d->store, name, worker_progress, &w, &m, &e);
 		else if (!strcmp(verb, "template-import"))
 			r = tmpl_import(d->store, name, file, &m, &e);
+		else if (!strcmp(verb, "template-update"))
+			r = tmpl_update(d->store, name, worker_progress, &w, &m, &e);
 		else
 			r = tmpl_export(d->store, name, file, &e);
 		if (r < 0)

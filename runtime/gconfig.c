@@ -43,6 +43,8 @@ static const struct g_key g_keys[] = {
 	GK("LOG_FILE", "LOGFILE", G_PATH, log_file),
 	GK("INIT_PATH", NULL, G_PATH, init_path),
 	GK("NEIGHBOUR_DEVS", NULL, G_TEXT, neighbour_devs),
+	GK("IP_POOL", NULL, G_TEXT, ip_pool),
+	GK("IP6_POOL", NULL, G_TEXT, ip6_pool),
 	GK("VE_STOP_MODE", NULL, G_STOPMODE, stop_mode),
 	GK("LXCFS", NULL, G_BOOL, lxcfs),
 	GK("ID_RANGE_START", NULL, G_NUM, id_range_start),

@@ -71,7 +71,30 @@ char *guest_resolv_conf(const char *nameservers, const char *search)
 	out[0] = '\0';
 	if (search && *search)
 		n += (size_t)snprintf(out + n, cap - n, "search %s\n", search);
-	for (char *t = strtok_r(ns, " ", &save); t; t = strtok_r(NULL, " ", &save))
+	for (char *t = strtok_r(ns, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+		if (!strcmp(t, "inherit")) {
+			/* NAMESERVER=inherit: the host's own nameservers */
+			_cleanup_fclose_ FILE *f = fopen("/etc/resolv.conf", "re");
+			char line[512];
+
+			while (f && fgets(line, sizeof(line), f)) {
+				char addr[256];
+				char *grown;
+
+				if (sscanf(line, " nameserver %255s", addr) != 1)
+					continue;
+				grown = realloc(out, cap + sizeof(addr) + 16);
+				if (!grown) {
+					free(out);
+					return NULL;
+				}
+				out = grown;
+				cap += sizeof(addr) + 16;
+				n += (size_t)snprintf(out + n, cap - n, "nameserver %s\n", addr);
+			}
+			continue;
+		}
 		n += (size_t)snprintf(out + n, cap - n, "nameserver %s\n", t);
+	}
 	return out;
 }

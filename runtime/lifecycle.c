@@ -22,11 +22,13 @@
 #include "ksal/spawn.h"
 #include "ksal/syscalls.h"
 #include "runtime/daemon.h"
+#include "runtime/resources.h"
 #include "runtime/guest.h"
 #ifdef HAVE_CT_CHECKPOINT
 #include "runtime/checkpoint.h"
 #endif
 #include "runtime/net.h"
+#include "runtime/netpolicy.h" /* network area: address pool, /etc/hosts */
 #include "templates/template.h"
 
 void ct_cleanup_after_exit(struct daemon *d, struct ct *ct);
@@ -118,6 +120,8 @@ int ct_do_create(struct daemon *d, const char *ctid, json_t *args, struct st_err
 		if (!c)
 			return st_error_set(err, ENOMEM, "create %s", ctid);
 	}
+	if (ct_ipam_resolve(d, args, err) < 0) /* --ipadd auto */
+		return st_error_prefix(err, "create %s", ctid);
 	json_object_foreach (args, key, v) {
 		if (!strcmp(key, "config") || !strcmp(key, "nowait"))
 			continue;
@@ -146,11 +150,6 @@ int ct_do_create(struct daemon *d, const char *ctid, json_t *args, struct st_err
 		if (ct_config_set(c, "OSTEMPLATE", def, err) < 0)
 			return st_error_prefix(err, "create %s", ctid);
 	}
-	if (ct_config_str(c, CT_LAYOUT) && !strcmp(ct_config_str(c, CT_LAYOUT), "image"))
-		return st_error_setx(err, ST_EXIT_NOFEATURE, 0,
-				     "create %s: LAYOUT=image (a private area in an image file) is "
-				     "not implemented; use overlay (dir)",
-				     ctid);
 	tref = ct_config_str(c, CT_OSTEMPLATE);
 	if (tmpl_find(d->store, tref, &m, err) < 0)
 		return st_error_prefix(err, "create %s", ctid);
@@ -162,6 +161,8 @@ int ct_do_create(struct daemon *d, const char *ctid, json_t *args, struct st_err
 					     "create %s: name `%s` is already used by container %s",
 					     ctid, name, other->ctid);
 	}
+	if (ct_ipam_check(d, ctid, NULL, ct_config_str(c, CT_IP_ADDRESS), err) < 0)
+		return st_error_prefix(err, "create %s", ctid);
 	conf_path = g_ct_conf_path(d->g, ctid);
 	if (!conf_path)
 		return st_error_set(err, ENOMEM, "create %s", ctid);
@@ -193,7 +194,7 @@ int ct_do_create(struct daemon *d, const char *ctid, json_t *args, struct st_err
 	}
 
 	/* From here on every step is undone if a later one fails. */
-	if (cowfs_private_create(priv, err) < 0)
+	if (ct_private_create(d, c, args, ctid, priv, err) < 0)
 		return st_error_prefix(err, "create %s", ctid);
 	if (ct_config_save(c, conf_path, err) < 0) {
 		cowfs_private_destroy(priv, NULL);
@@ -243,6 +244,7 @@ int ct_do_destroy(struct daemon *d, struct ct *ct, struct st_error **err)
 	if (unlink(conf_path) < 0 && errno != ENOENT)
 		return st_error_setx(err, ST_EXIT_DESTROYFAIL, errno, "destroy %s: remove `%s`",
 				     ct->ctid, conf_path);
+	ct_rebase_pending_drop(d, ct);
 	st_info("destroyed container %s", ct->ctid);
 	ct->destroyed = true;
 	return 0;
@@ -318,6 +320,7 @@ static int ct_mount_root(struct daemon *d, struct ct *ct, uint32_t id_base, stru
 	comp.idmap_base = id_base;
 	comp.idmap_count = id_base ? CT_ID_RANGE_SIZE : 0;
 	if (cowfs_root_compose(&comp, err) < 0) {
+		cowfs_private_close(priv, NULL);
 		cowfs_layer_release(&ref, NULL);
 		return -1;
 	}
@@ -383,6 +386,7 @@ int ct_do_umount(struct daemon *d, struct ct *ct, struct st_error **err)
 			(*err)->exit_code = ST_EXIT_UMOUNTFAIL;
 		return st_error_prefix(err, "umount %s", ct->ctid);
 	}
+	ct_private_close(d, ct);
 	if (tref && tmpl_find(d->store, tref, &m, NULL) == 0 &&
 	    (layer = tmpl_mount_dir(d->g->run_dir, &m))) {
 		struct cowfs_layer_ref ref = { .image = m.image,
@@ -414,13 +418,15 @@ static const struct ksal_cgroup_dev dev_allow[] = {
 struct hook_data {
 	struct daemon *d;
 	struct ct *ct;
+	bool joined; /* the init joins its cgroups itself (ksal_cgroup_join_prepare) */
 };
 
 static int parent_hook(pid_t pid, int pidfd, void *data, struct st_error **err)
 {
 	struct hook_data *h = data;
 
-	if (ksal_cgroup_clone_fd(h->ct->cg) < 0 && ksal_cgroup_attach(h->ct->cg, pid, err) < 0)
+	if (!h->joined && ksal_cgroup_clone_fd(h->ct->cg) < 0 &&
+	    ksal_cgroup_attach(h->ct->cg, pid, err) < 0)
 		return -1;
 	return ct_network_setup(h->d, h->ct, pidfd, err);
 }
@@ -481,6 +487,7 @@ int ct_prepare_run(struct daemon *d, struct ct *ct, struct st_error **err)
 {
 	struct ksal_cgroup_limits lim;
 	struct mounted m = { 0 };
+	_cleanup_res_bufs_ struct res_limit_bufs rbufs = { 0 };
 	bool privileged;
 	uint32_t id_base;
 
@@ -546,11 +553,15 @@ int ct_prepare_run(struct daemon *d, struct ct *ct, struct st_error **err)
 		}
 	}
 
+	if (ct_guest_hosts(ct, err) < 0)
+		return -1;
+
 	/* 3. cgroups and limits */
 	if (ksal_cgroup_create(d->cg, ct->ctid, &ct->cg, err) < 0)
 		return -1;
 	ksal_cgroup_limits_init(&lim);
 	ct_config_limits(ct->conf, &lim);
+	res_limits_complete(d, ct, ct->conf, NULL, &lim, &rbufs, NULL); /* resources area */
 	if (ksal_cgroup_apply(ct->cg, &lim, err) < 0)
 		return -1;
 	if (ksal_cgroup_devices_set(ct->cg, dev_allow, ARRAY_SIZE(dev_allow), err) < 0)
@@ -564,7 +575,8 @@ int ct_do_start(struct daemon *d, struct ct *ct, struct st_error **err)
 {
 	_cleanup_free_ char *hostname = NULL;
 	struct ksal_spawned sp = { 0 };
-	struct hook_data hd = { d, ct };
+	struct hook_data hd = { d, ct, false };
+	_cleanup_cgroup_join_ struct ksal_cgroup_join join = { .clone_fd = -EBADF };
 	struct ksal_idmap map;
 	_cleanup_free_ struct ksal_bind *view = NULL, *binds = NULL;
 	size_t n_view = 0;
@@ -583,8 +595,11 @@ int ct_do_start(struct daemon *d, struct ct *ct, struct st_error **err)
 				     "start %s: container is suspended: resume it (or destroy its "
 				     "checkpoint)",
 				     ct->ctid);
+	if (ct_rebase_pending_apply(d, ct, err) < 0)
+		return st_error_prefix(err, "start %s", ct->ctid);
 	if (ct_prepare_run(d, ct, err) < 0)
 		goto fail;
+	ct->halt_sig = ct_template_halt_signal(d, ct);
 
 	/* console */
 	if (ct_console_open(d, ct, &slave, err) < 0)
@@ -629,13 +644,24 @@ int ct_do_start(struct daemon *d, struct ct *ct, struct st_error **err)
 	cfg.userns = !ct->privileged;
 	cfg.uid_map = cfg.gid_map = ct->privileged ? NULL : &map;
 	cfg.n_uid_map = cfg.n_gid_map = ct->privileged ? 0 : 1;
-	cfg.cgroup_fd = ksal_cgroup_clone_fd(ct->cg);
+	/* the init joins its cgroups itself: no 5-16 ms RCU grace period of
+	 * the parent's cgroup.procs write (perf, bench/lifecycle.sh) */
+	if (ksal_cgroup_join_prepare(d->cg, ct->cg, &join, err) < 0)
+		goto fail;
+	cfg.cgroup_fd = join.clone_fd;
+	cfg.cgroup_self_fds = join.tasks_fds;
+	cfg.n_cgroup_self_fds = join.n_tasks_fds;
+	hd.joined = true;
 	cfg.parent_hook = parent_hook;
 	cfg.hook_data = &hd;
 	cfg.cap_drop = cap_drop_mask(ct);
 	cfg.seccomp_fd = d->seccomp_fd;
 	cfg.stdio[0] = cfg.stdio[1] = cfg.stdio[2] = slave;
 	cfg.console_fd = slave;
+	/* resources area: MEMORY_MERGE (ksmd on, KSM for the init and its children) */
+	cfg.memory_merge = ct_config_bool(ct->conf, CT_MEMORY_MERGE, false);
+	if (cfg.memory_merge && res_ksm_acquire(d, ct, err) < 0)
+		goto fail;
 	if (ksal_spawn(&cfg, &sp, err) < 0)
 		goto fail;
 	ct->pid = sp.pid;
@@ -695,7 +721,9 @@ int ct_do_stop(struct daemon *d, struct ct *ct, bool fast, struct st_error **err
 	timeout = ct->conf ? ct_config_uint(ct->conf, CT_STOP_TIMEOUT, 120) : 120;
 	if (fast) {
 		timeout = 0;
-	} else if (pidfd_send_signal(ct->init_w.fd, halt_signal(ct->init_kind), NULL, 0) < 0) {
+	} else if (pidfd_send_signal(ct->init_w.fd,
+				     ct->halt_sig > 0 ? ct->halt_sig : halt_signal(ct->init_kind),
+				     NULL, 0) < 0) {
 		st_warn("stop %s: halt signal: %s", ct->ctid, strerror(errno));
 		timeout = 0;
 	}
@@ -714,7 +742,9 @@ void ct_on_stop_timeout(struct daemon *d, struct ct *ct)
 	if (ct->run != CT_STOPPING)
 		return;
 	if (mono_now() < ct->stop_deadline) {
-		pidfd_send_signal(ct->init_w.fd, halt_signal(ct->init_kind), NULL, 0);
+		pidfd_send_signal(ct->init_w.fd,
+				  ct->halt_sig > 0 ? ct->halt_sig : halt_signal(ct->init_kind),
+				  NULL, 0);
 		return;
 	}
 	if (!ct->fast)

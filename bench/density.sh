@@ -1,0 +1,298 @@
+#!/usr/bin/env bash
+# Density: N idle busybox containers with Strata, LXC and runc, one system
+# after the other (issue 4's figures). Root. Prints per-container figures and
+# ratios to Strata's.
+#
+#   bench/density.sh [N]            (default 500; SYSTEMS="strata lxc runc")
+#   PAR=4 bench/density.sh 200      (start with 4 clients at once)
+#
+# Each system's N containers run the same idle init: busybox init (Strata's
+# busybox template; for LXC and runc `/bin/init` over one shared busybox
+# rootfs with a one-line inittab), each in new pid, mount, uts, ipc and net
+# namespaces; Strata's and LXC's also in a user namespace where configured.
+#
+# Method, per system:
+#   1. prepare everything that is not a running container (Strata: daemon,
+#      template, N created containers; LXC: N configs; runc: N bundles);
+#   2. let the host settle (sync, 2 s), sample /proc/meminfo three times
+#      (MemAvailable and Slab, the median of each);
+#   3. start the N containers (Strata: `strata start`, LXC: `lxc-start -d`,
+#      runc: `runc run -d`), timed: "start/ct" is the wall time over N;
+#   4. settle again and sample again. "host/ct" is the drop of MemAvailable
+#      over N: everything the host gave up for one running container. "own/ct"
+#      is what the containers' own processes hold themselves: the sum of
+#      RssAnon + VmPTE (anonymous memory and page tables; their file pages
+#      are the shared, already cached busybox) of every task in the
+#      containers' cgroups, over N. "beyond/ct" = host/ct - own/ct: the
+#      runtime's cost per container (kernel objects: namespaces, cgroups,
+#      mounts, ptys, netns; and helper processes such as LXC's monitors).
+#      "slab/ct" is the growth of Slab over N, "kern/ct" that of Slab +
+#      Percpu + KernelStack + PageTables (the kernel's own memory: less
+#      disturbed by other work's page cache than MemAvailable; both are
+#      part of beyond/ct).
+#   5. count helper processes that came with the containers: processes of
+#      the runtime that are not the containers' and were not there at the
+#      baseline (Strata: children of stratad outside the containers'
+#      cgroups and any other stratad -- the daemon's one host-wide lxcfs is
+#      there before; LXC: `lxc-start` monitors of ours; runc: runc
+#      processes of ours), with their RSS;
+#   6. stop and remove all N, timed.
+# The machine may be shared: MemAvailable moves with everyone's work, and
+# start times with the CPU load (the 1-minute load average before each
+# system's start is printed); rerun on a quiet host for the note.
+#
+# Everything lives under $BENCH_DIR (default /tmp/stperf-density-PID), the
+# daemon's cgroup subtree is stperf-PID, the peers' containers are named
+# stperf-d-I; the EXIT/INT/TERM trap stops and removes all of it.
+set -euo pipefail
+N=${1:-500}
+PAR=${PAR:-1}
+SYSTEMS=${SYSTEMS:-strata lxc runc}
+export BENCH_DIR=${BENCH_DIR:-/tmp/stperf-density-$$}
+export BENCH_SUBTREE=${BENCH_SUBTREE:-stperf-$$}
+export BENCH_NAME=${BENCH_NAME:-stperf-d}
+. "$(dirname "$0")/lib.sh"
+
+[ "$(id -u)" = 0 ] || bench_die "must run as root"
+[ "$N" -gt 0 ] 2>/dev/null || bench_die "N must be a positive number, not \`$N\`"
+CT0=94000 # Strata CTIDs 94000.. (inside the private daemon only)
+TOP=$BENCH_DIR
+SDIR=$TOP/strata # the private daemon's own BENCH_DIR
+RUNC_CG=/$BENCH_NAME-runc-$$
+
+# ---- helpers ----
+
+# the sum of /proc/meminfo keys (kB)
+meminfo() { awk -v keys=" $* " 'index(keys, " " substr($1, 1, length($1) - 1) " ") { s += $2 } END { print s + 0 }' /proc/meminfo; }
+KERNEL_KEYS="Slab Percpu KernelStack PageTables"
+# median of three samples of the sum of /proc/meminfo keys, after letting
+# RCU-freed and deferred work finish
+settle_sample() {
+	[ -n "${SETTLED:-}" ] || { sync; sleep 2; }
+	local a b c
+	a=$(meminfo "$@"); sleep 0.3; b=$(meminfo "$@"); sleep 0.3; c=$(meminfo "$@")
+	printf '%s\n%s\n%s\n' "$a" "$b" "$c" | sort -n | sed -n 2p
+}
+# pids in the cgroups under a pids-hierarchy directory (glob allowed)
+cg_pids() {
+	local d
+	for d in $1; do
+		[ -d "$d" ] && find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null
+	done
+	return 0
+}
+# sum of RssAnon + VmPTE (kB) of the given pids
+own_kb() {
+	local sum=0 p v
+	for p in "$@"; do
+		v=$(awk '/^(RssAnon|VmPTE):/ { s += $2 } END { print s + 0 }' "/proc/$p/status" 2>/dev/null || echo 0)
+		sum=$((sum + v))
+	done
+	echo "$sum"
+}
+rss_kb() {
+	local sum=0 p v
+	for p in "$@"; do
+		v=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)
+		sum=$((sum + ${v:-0}))
+	done
+	echo "$sum"
+}
+# run_n FROM CMD...: run CMD with {} replaced by each of FROM..FROM+N-1,
+# PAR at a time; prints the wall time in ms
+run_n() {
+	local from=$1 t0 t1
+	shift
+	t0=$(date +%s%N)
+	seq "$from" $((from + N - 1)) | xargs -P "$PAR" -I{} "$@" >/dev/null
+	t1=$(date +%s%N)
+	echo $(((t1 - t0) / 1000000))
+}
+
+declare -A R_START R_STOP R_HOST R_OWN R_SLAB R_HELP R_HELPRSS R_NPROC R_LOAD R_KERN
+measure() { # system, pids-cgroup glob, helper-pids command; after the start
+	local sys=$1 glob=$2 m1 s1 k1 pids helpers
+	m1=$(settle_sample MemAvailable)
+	s1=$(SETTLED=1 settle_sample Slab)
+	k1=$(SETTLED=1 settle_sample $KERNEL_KEYS)
+	mapfile -t pids < <(cg_pids "$glob")
+	# helpers that came with the containers (a host-wide one such as the
+	# daemon's lxcfs was there at the baseline already)
+	mapfile -t helpers < <($3 | grep -vxF -f <(printf '%s\n' "${H0[@]}" 0))
+	R_LOAD[$sys]=$LOAD0
+	R_HOST[$sys]=$(((M0 - m1) / N))
+	R_SLAB[$sys]=$(((s1 - S0) / N))
+	R_KERN[$sys]=$(((k1 - K0) / N))
+	R_OWN[$sys]=$(($(own_kb "${pids[@]}") / N))
+	R_NPROC[$sys]=${#pids[@]}
+	R_HELP[$sys]=${#helpers[@]}
+	R_HELPRSS[$sys]=$(rss_kb "${helpers[@]}")
+}
+baseline() { # helper-pids command
+	mapfile -t H0 < <($1)
+	M0=$(settle_sample MemAvailable)
+	S0=$(SETTLED=1 settle_sample Slab)
+	K0=$(SETTLED=1 settle_sample $KERNEL_KEYS)
+	LOAD0=$(cut -d' ' -f1 /proc/loadavg)
+}
+
+# ---- Strata ----
+
+strata_helpers() {
+	local d p
+	d=$(cat "$SDIR/stratad.pid")
+	# children of the daemon that are not in a container's cgroup
+	for p in $(ps -o pid= --ppid "$d"); do
+		grep -q ":pids:/$BENCH_SUBTREE/" "/proc/$p/cgroup" 2>/dev/null || echo "$p"
+	done
+	# other stratad processes of this instance (a forked helper keeps the name)
+	pgrep -x stratad | while read -r p; do
+		[ "$p" = "$d" ] && continue
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q "$SDIR" && echo "$p"
+	done
+	return 0
+}
+run_strata() {
+	BENCH_DIR=$SDIR
+	bench_build
+	bench_daemon_start
+	$STRATA template build busybox >/dev/null
+	echo "strata: creating $N containers" >&2
+	seq $((CT0 + 1)) $((CT0 + N)) | xargs -P 2 -I{} $STRATA create {} --ostemplate busybox >/dev/null
+	# one start and stop first: the template layer mounted, caches warm
+	$STRATA start $((CT0 + 1)) >/dev/null && $STRATA stop --fast $((CT0 + 1)) >/dev/null
+	baseline strata_helpers
+	echo "strata: starting $N" >&2
+	R_START[strata]=$(run_n $((CT0 + 1)) $STRATA start {})
+	measure strata "/sys/fs/cgroup/pids/$BENCH_SUBTREE/*" strata_helpers
+	echo "strata: stopping and destroying $N" >&2
+	R_STOP[strata]=$(run_n $((CT0 + 1)) sh -c "$STRATA stop --fast {} && $STRATA destroy {}")
+	bench_daemon_stop
+	STRATA=
+	BENCH_DIR=$TOP
+}
+
+# ---- LXC ----
+
+lxc_helpers() {
+	local p
+	for p in $(pgrep -x lxc-start); do
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "$LXCPATH" && echo "$p"
+	done
+	return 0
+}
+lxc_cleanup() {
+	[ -n "${LXCPATH:-}" ] && [ -d "$LXCPATH" ] || return 0
+	local c
+	for c in "$LXCPATH"/"$BENCH_NAME"-*; do
+		[ -d "$c" ] || continue
+		lxc-stop -k -n "$(basename "$c")" -P "$LXCPATH" >/dev/null 2>&1 || true
+	done
+}
+run_lxc() {
+	local i
+	LXCPATH=$BENCH_DIR/lxc-density
+	mkdir -p "$LXCPATH"
+	for i in $(seq "$N"); do
+		mkdir -p "$LXCPATH/$BENCH_NAME-$i"
+		cat >"$LXCPATH/$BENCH_NAME-$i/config" <<CONF
+lxc.uts.name = $BENCH_NAME-$i
+lxc.rootfs.path = dir:$PEER_ROOTFS
+lxc.net.0.type = empty
+lxc.apparmor.profile = unconfined
+lxc.mount.auto = proc:mixed sys:ro
+lxc.init.cmd = /bin/init
+CONF
+	done
+	baseline lxc_helpers
+	echo "lxc: starting $N" >&2
+	R_START[lxc]=$(run_n 1 lxc-start -d -n "$BENCH_NAME-{}" -P "$LXCPATH")
+	measure lxc "/sys/fs/cgroup/pids/lxc.payload.$BENCH_NAME-*" lxc_helpers
+	echo "lxc: stopping $N" >&2
+	R_STOP[lxc]=$(run_n 1 lxc-stop -k -n "$BENCH_NAME-{}" -P "$LXCPATH")
+	rm -rf "$LXCPATH"
+}
+
+# ---- runc ----
+
+runc_helpers() {
+	local p
+	for p in $(pgrep -x runc); do
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "$BENCH_DIR" && echo "$p"
+	done
+	return 0
+}
+runc_cleanup() {
+	[ -d "$BENCH_DIR/runc-density" ] || return 0
+	local id
+	for id in $(runc --root "$BENCH_DIR/runc-density" list -q 2>/dev/null); do
+		runc --root "$BENCH_DIR/runc-density" delete -f "$id" >/dev/null 2>&1 || true
+	done
+	for d in /sys/fs/cgroup/*"$RUNC_CG" /sys/fs/cgroup/*/*"$RUNC_CG"; do
+		[ -d "$d" ] && rmdir "$d" 2>/dev/null || true
+	done
+	return 0
+}
+run_runc() {
+	local i b
+	mkdir -p "$BENCH_DIR/runc-density"
+	for i in $(seq "$N"); do
+		b=$BENCH_DIR/bundles/$i
+		mkdir -p "$b"
+		sed -e 's|"/bin/true"|"/bin/init"|' \
+			-e "s|\"linux\": {|\"linux\": {\n\t\t\"cgroupsPath\": \"$RUNC_CG/$BENCH_NAME-$i\",|" \
+			"$OCI/config.json" >"$b/config.json"
+	done
+	baseline runc_helpers
+	echo "runc: starting $N" >&2
+	R_START[runc]=$(run_n 1 runc --root "$BENCH_DIR/runc-density" run -d -b "$BENCH_DIR/bundles/{}" "$BENCH_NAME-{}")
+	measure runc "/sys/fs/cgroup/pids$RUNC_CG/*" runc_helpers
+	echo "runc: stopping $N" >&2
+	R_STOP[runc]=$(run_n 1 runc --root "$BENCH_DIR/runc-density" delete -f "$BENCH_NAME-{}")
+	runc_cleanup
+}
+
+cleanup() {
+	trap - EXIT INT TERM
+	lxc_cleanup
+	runc_cleanup
+	BENCH_DIR=$SDIR bench_daemon_stop
+	rm -rf "$TOP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+bench_peer_setup
+[ -f "$PEER_ROOTFS/etc/inittab" ] || echo '::sysinit:/bin/true' >"$PEER_ROOTFS/etc/inittab"
+for s in $SYSTEMS; do
+	case $s in
+	strata) run_strata ;;
+	lxc) command -v lxc-start >/dev/null && run_lxc || echo "lxc: not installed" >&2 ;;
+	runc) command -v runc >/dev/null && run_runc || echo "runc: not installed" >&2 ;;
+	*) bench_die "unknown system \`$s\` (strata, lxc, runc)" ;;
+	esac
+done
+
+printf '\n== %d idle busybox containers, %d client(s) at once ==\n' "$N" "$PAR"
+printf '%-8s %9s %9s %9s %9s %9s %9s %9s %8s %10s %6s %5s\n' system start/ct stop/ct host/ct \
+	own/ct beyond/ct slab/ct kern/ct helpers helperRSS tasks load
+first=
+for s in $SYSTEMS; do
+	[ -n "${R_START[$s]:-}" ] || continue
+	[ -n "$first" ] || first=$s
+	printf '%-8s %7.2fms %7.2fms %7dkB %7dkB %7dkB %7dkB %7dkB %8d %8dkB %6d %5s\n' "$s" \
+		"$(echo "${R_START[$s]} / $N" | bc -l)" "$(echo "${R_STOP[$s]} / $N" | bc -l)" \
+		"${R_HOST[$s]}" "${R_OWN[$s]}" $((R_HOST[$s] - R_OWN[$s])) "${R_SLAB[$s]}" "${R_KERN[$s]}" \
+		"${R_HELP[$s]}" "${R_HELPRSS[$s]}" "${R_NPROC[$s]}" "${R_LOAD[$s]}"
+done
+if [ -n "$first" ]; then
+	printf '\nratios to %s (start/ct, beyond/ct, kern/ct):\n' "$first"
+	for s in $SYSTEMS; do
+		[ -n "${R_START[$s]:-}" ] || continue
+		b=$((R_HOST[$first] - R_OWN[$first]))
+		printf '%-8s start %6.2f   beyond %6.2f   kern %6.2f\n' "$s" \
+			"$(echo "${R_START[$s]} / ${R_START[$first]}" | bc -l)" \
+			"$(echo "($((R_HOST[$s] - R_OWN[$s]))) / ($b + 0.000001)" | bc -l)" \
+			"$(echo "${R_KERN[$s]} / (${R_KERN[$first]} + 0.000001)" | bc -l)"
+	done
+fi
