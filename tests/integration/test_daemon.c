@@ -4,7 +4,7 @@
  * own strata.conf, directories and socket under /tmp/strt-XXXXXX and cgroup
  * subtree strt-test-<pid>; containers 9100-9199 from a tiny template made
  * of the static test init. Everything is removed in .fini, even when an
- * assertion failed.
+ * assertion failed. The harness is tests/helpers/daemonutil.h.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -28,352 +28,40 @@
 
 #include "cli/client.h"
 #include "ksal/cleanup.h"
+#include "tests/helpers/daemonutil.h"
 #include "tests/helpers/testutil.h"
-
-static char *tmp;	 /* /tmp/strt-XXXXXX */
-static char *sock;	 /* its socket */
-static char *conf;	 /* its strata.conf */
-static char *sysfs;	 /* tmp/sys: sysfs of the test's network namespace */
-static char subtree[64]; /* strt-test-<pid> */
-static pid_t daemon_pid = -1;
-static char last_msg[4096]; /* the last error reply's message */
-
-static void daemon_start(void)
-{
-	pid_t pid = fork();
-
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		int fd = open("/tmp/strt-daemon.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-			      0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execl(STRATAD_PATH, "stratad", "--config", conf, "--foreground", "--log-level",
-		      "debug", (char *)NULL);
-		_exit(127);
-	}
-	daemon_pid = pid;
-	/* wait until it answers */
-	for (int i = 0; i < 500; i++) {
-		_cleanup_error_ struct st_error *err = NULL;
-		json_t *req = json_pack("{s:s}", "verb", "ping");
-		int r = st_client_call(sock, req, NULL, 0, NULL, NULL, NULL, &err);
-		json_decref(req);
-		if (r == 0)
-			return;
-		if (waitpid(pid, NULL, WNOHANG) == pid) {
-			daemon_pid = -1;
-			cr_assert_fail("stratad exited at start (see /tmp/strt-daemon.log)");
-		}
-		usleep(10000);
-	}
-	cr_assert_fail("stratad did not answer within 5 s");
-}
-
-static void daemon_kill9(void)
-{
-	if (daemon_pid > 0) {
-		kill(daemon_pid, SIGKILL);
-		waitpid(daemon_pid, NULL, 0);
-	}
-	daemon_pid = -1;
-}
-
-/* One request; returns 0 or the reply's exit code; *result if wanted. */
-static int call(const char *verb, const char *ctid, json_t *args, json_t **result, char **msg)
-{
-	_cleanup_error_ struct st_error *err = NULL;
-	json_t *req = json_pack("{s:s}", "verb", verb);
-	int fds[3] = { -1, -1, -1 };
-	int r;
-
-	if (ctid)
-		json_object_set_new(req, "ctid", json_string(ctid));
-	if (args)
-		json_object_set_new(req, "args", args);
-	if (!strcmp(verb, "exec")) {
-		fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		fds[1] = fds[2] = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	}
-	r = st_client_call(sock, req, fds[0] >= 0 ? fds : NULL, fds[0] >= 0 ? 3 : 0, NULL, NULL,
-			   result, &err);
-	json_decref(req);
-	if (fds[0] >= 0) {
-		close(fds[0]);
-		close(fds[1]);
-	}
-	snprintf(last_msg, sizeof(last_msg), "%s", err && err->msg ? err->msg : "");
-	if (msg)
-		*msg = last_msg;
-	return r == 0 ? 0 : st_error_exit(err);
-}
-
-/* exec with a pipe for stdout: exit code and the output. */
-static int exec_out(const char *ctid, const char *const argv[], char **out)
-{
-	_cleanup_error_ struct st_error *err = NULL;
-	json_t *req, *result = NULL, *a = json_array();
-	int p[2], fds[3], code;
-	char buf[4096];
-	ssize_t n, len = 0;
-
-	for (const char *const *x = argv; *x; x++)
-		json_array_append_new(a, json_string(*x));
-	req = json_pack("{s:s,s:s,s:{s:o}}", "verb", "exec", "ctid", ctid, "args", "argv", a);
-	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	fds[1] = p[1];
-	fds[2] = p[1];
-	code = st_client_call(sock, req, fds, 3, NULL, NULL, &result, &err);
-	json_decref(req);
-	close(fds[0]);
-	close(p[1]);
-	while (len < (ssize_t)sizeof(buf) - 1 &&
-	       (n = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += n;
-	buf[len] = '\0';
-	close(p[0]);
-	cr_assert_eq(code, 0, "exec %s in %s: %s", argv[0], ctid, err ? err->msg : "");
-	code = (int)json_integer_value(json_object_get(result, "exit_code"));
-	json_decref(result);
-	if (out)
-		*out = strdup(buf);
-	return code;
-}
-
-static bool status_running(const char *ctid)
-{
-	json_t *res = NULL;
-	bool running;
-
-	cr_assert_eq(call("status", ctid, NULL, &res, NULL), 0);
-	running = json_is_true(json_object_get(res, "running"));
-	json_decref(res);
-	return running;
-}
-
-static pid_t ct_pid(const char *ctid)
-{
-	json_t *res = NULL, *cts;
-	size_t i;
-	json_t *c;
-	pid_t pid = -1;
-
-	cr_assert_eq(call("list", NULL, json_pack("{s:b}", "all", 1), &res, NULL), 0);
-	cts = json_object_get(res, "containers");
-	json_array_foreach (cts, i, c) {
-		if (!strcmp(json_string_value(json_object_get(c, "ctid")), ctid) &&
-		    json_is_integer(json_object_get(c, "pid")))
-			pid = (pid_t)json_integer_value(json_object_get(c, "pid"));
-	}
-	json_decref(res);
-	return pid;
-}
-
-/* Gone, or a zombie waiting for whoever it was reparented to. */
-static bool pid_gone(pid_t pid)
-{
-	for (int i = 0; i < 200; i++) {
-		char p[64];
-		_cleanup_free_ char *st = NULL;
-		char *rp;
-
-		waitpid(pid, NULL, WNOHANG);
-		if (kill(pid, 0) < 0 && errno == ESRCH)
-			return true;
-		snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
-		st = tu_read_file(p);
-		if (!st || ((rp = strrchr(st, ')')) && rp[1] == ' ' && rp[2] == 'Z'))
-			return true;
-		usleep(10000);
-	}
-	return false;
-}
-
-static bool mounted_under(const char *prefix)
-{
-	_cleanup_free_ char *m = tu_read_file("/proc/self/mounts");
-
-	return m && strstr(m, prefix);
-}
 
 static bool cgroup_exists(const char *ctid)
 {
 	char p[256];
 	struct stat st;
 
-	snprintf(p, sizeof(p), "/sys/fs/cgroup/pids/%s/%s", subtree, ctid);
+	snprintf(p, sizeof(p), "/sys/fs/cgroup/pids/%s/%s", du.subtree, ctid);
 	return stat(p, &st) == 0;
-}
-
-static void make_template(const char *name, const char *init_script)
-{
-	_cleanup_free_ char *root = NULL, *img = NULL, *out = NULL;
-	json_t *res = NULL;
-	char *msg = NULL;
-
-	cr_assert_geq(asprintf(&root, "%s/rootfs-%s", tmp, name), 0);
-	cr_assert_geq(asprintf(&img, "%s/%s.sqfs", tmp, name), 0);
-	cr_assert_eq(tu_mkrootfs(root), 0);
-	if (init_script) {
-		_cleanup_free_ char *init = NULL;
-		cr_assert_geq(asprintf(&init, "%s/sbin/init", root), 0);
-		unlink(init);
-		cr_assert_eq(tu_write_file(init, init_script), 0);
-		chmod(init, 0755);
-	}
-	const char *argv[] = { "mksquashfs", root, img, "-noappend", "-quiet", "-all-root", NULL };
-	cr_assert_eq(tu_run(argv, &out), 0, "mksquashfs: %s", out ? out : "");
-	cr_assert_eq(call("template-import", NULL,
-			  json_pack("{s:s,s:s}", "name", name, "file", img), &res, &msg),
-		     0, "template-import: %s", msg ? msg : "");
-	json_decref(res);
 }
 
 static void setup(void)
 {
-	_cleanup_free_ char *text = NULL;
-
-	if (!tu_is_root())
-		cr_skip_test("needs root");
-	if (access(STRATAD_PATH, X_OK) < 0)
-		cr_skip_test("stratad not built");
 	/* The test plays the host in network and mount namespaces of its own:
 	 * the veths, routes and sysctls of routed and bridged containers never
 	 * touch the real host's, and whatever the daemon mounts goes away with
-	 * the test process. */
-	cr_assert_eq(unshare(CLONE_NEWNET | CLONE_NEWNS), 0, "unshare: %s", strerror(errno));
-	cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL), 0);
-	{
-		const char *lo_up[] = { "ip", "link", "set", "lo", "up", NULL };
-		cr_assert_eq(tu_run(lo_up, NULL), 0);
-	}
-	tmp = tu_tmpdir("strt");
-	cr_assert_not_null(tmp);
-	/* a sysfs of this network namespace, to look at the host side */
-	cr_assert_geq(asprintf(&sysfs, "%s/sys", tmp), 0);
-	cr_assert_eq(mkdir(sysfs, 0755), 0);
-	cr_assert_eq(mount("sysfs", sysfs, "sysfs", MS_RDONLY, NULL), 0, "mount sysfs: %s",
-		     strerror(errno));
-	/* the container's root (an unprivileged host uid) walks down to its
-	 * root directory, as it does through /var/lib/strata */
-	cr_assert_eq(chmod(tmp, 0755), 0);
-	snprintf(subtree, sizeof(subtree), "strt-test-%d", (int)getpid());
-	cr_assert_geq(asprintf(&sock, "%s/run/strata.sock", tmp), 0);
-	cr_assert_geq(asprintf(&conf, "%s/strata.conf", tmp), 0);
-	cr_assert_geq(asprintf(&text,
-			       "CONF_DIR=%1$s/ct\nSTATE_DIR=%1$s/state\nRUN_DIR=%1$s/run\n"
-			       "TEMPLATE_DIR=%1$s/templates\nPRIVATE_DIR=%1$s/private\n"
-			       "ROOT_DIR=%1$s/root\nSOCKET=%2$s\nSAMPLES_DIR=%1$s/samples\n"
-			       "CGROUP_SUBTREE=%3$s\nINIT_PATH=%4$s\nSTOP_TIMEOUT=10\nLXCFS=no\n"
-			       "LOG_FILE=%1$s/stratad.log\n",
-			       tmp, sock, subtree, STRATA_INIT_PATH),
-		      0);
-	cr_assert_eq(tu_write_file(conf, text), 0);
-	daemon_start();
-	make_template("tiny", NULL);
+	 * the test process. du.sysfs: a sysfs of this network namespace, to
+	 * look at the host side. */
+	du_setup(&(struct du_opts){ .prefix = "strt",
+				    .cgroup_prefix = "strt-test",
+				    .netns = true,
+				    .mntns = true,
+				    .sysfs = true });
+	du_daemon_start();
+	du_make_template("tiny", NULL);
 }
 
-/* Undo everything, with or without the daemon's help. */
-static void teardown(void)
-{
-	_cleanup_free_ char *statedir = NULL;
-	DIR *d;
-	struct dirent *e;
-
-	if (!tmp)
-		return;
-	if (sysfs)
-		umount2(sysfs, MNT_DETACH);
-	/* ask the daemon to stop what runs */
-	if (daemon_pid > 0) {
-		json_t *res = NULL;
-		if (call("list", NULL, json_pack("{s:b}", "all", 1), &res, NULL) == 0) {
-			size_t i;
-			json_t *c;
-			json_array_foreach (json_object_get(res, "containers"), i, c) {
-				const char *id = json_string_value(json_object_get(c, "ctid"));
-				call("stop", id, json_pack("{s:b}", "fast", 1), NULL, NULL);
-			}
-		}
-		json_decref(res);
-	}
-	daemon_kill9();
-	/* an lxcfs the daemon started (LXCFS=yes tests) */
-	{
-		_cleanup_free_ char *pf = NULL, *pid = NULL;
-		if (asprintf(&pf, "%s/run/lxcfs.pid", tmp) >= 0 && (pid = tu_read_file(pf)) &&
-		    atoi(pid) > 1) {
-			kill(atoi(pid), SIGKILL);
-			usleep(100000);
-		}
-	}
-	/* kill any init left */
-	if (asprintf(&statedir, "%s/run/ct", tmp) >= 0 && (d = opendir(statedir))) {
-		while ((e = readdir(d))) {
-			_cleanup_free_ char *p = NULL;
-			json_t *j;
-			if (!strstr(e->d_name, ".state") ||
-			    asprintf(&p, "%s/%s", statedir, e->d_name) < 0)
-				continue;
-			j = json_load_file(p, 0, NULL);
-			if (j && json_integer_value(json_object_get(j, "pid")) > 1)
-				kill((pid_t)json_integer_value(json_object_get(j, "pid")), SIGKILL);
-			json_decref(j);
-		}
-		closedir(d);
-		usleep(100000);
-	}
-	/* unmount everything under tmp, deepest first */
-	for (int pass = 0; pass < 10 && mounted_under(tmp); pass++) {
-		_cleanup_free_ char *m = tu_read_file("/proc/self/mounts");
-		char *save = NULL;
-		for (char *line = strtok_r(m, "\n", &save); line;
-		     line = strtok_r(NULL, "\n", &save)) {
-			char dev[512], mnt[512];
-			if (sscanf(line, "%511s %511s", dev, mnt) == 2 &&
-			    !strncmp(mnt, tmp, strlen(tmp)))
-				umount2(mnt, MNT_DETACH);
-		}
-	}
-	/* cgroups: every hierarchy's strt-test-<pid> and its children */
-	if ((d = opendir("/sys/fs/cgroup"))) {
-		while ((e = readdir(d))) {
-			char top[512];
-			DIR *sd;
-			struct dirent *se;
-			if (e->d_name[0] == '.')
-				continue;
-			snprintf(top, sizeof(top), "/sys/fs/cgroup/%s/%s", e->d_name, subtree);
-			if ((sd = opendir(top))) {
-				while ((se = readdir(sd))) {
-					char sub[800];
-					if (se->d_name[0] == '.' || se->d_type != DT_DIR)
-						continue;
-					snprintf(sub, sizeof(sub), "%s/%s", top, se->d_name);
-					rmdir(sub);
-				}
-				closedir(sd);
-			}
-			rmdir(top);
-		}
-		closedir(d);
-	}
-	tu_rm_rf(tmp);
-	free(tmp);
-	free(sock);
-	free(conf);
-	tmp = sock = conf = NULL;
-}
-
-TestSuite(daemon, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(daemon, .init = setup, .fini = du_teardown, .timeout = 120);
 
 /* skip_test() in a test body skips .fini too: undo the setup first. */
 #define skip_test(why)                                                                             \
 	do {                                                                                       \
-		teardown();                                                                        \
+		du_teardown();                                                                     \
 		cr_skip_test(why);                                                                 \
 	} while (0)
 
@@ -383,56 +71,57 @@ Test(daemon, lifecycle_exec_and_clean_stop)
 	char *msg = NULL;
 	pid_t pid;
 
-	cr_assert_eq(call("create", "9101",
-			  json_pack("{s:s,s:s}", "ostemplate", "tiny", "hostname", "ct9101"), NULL,
-			  &msg),
+	cr_assert_eq(du_call("create", "9101",
+			     json_pack("{s:s,s:s}", "ostemplate", "tiny", "hostname", "ct9101"),
+			     NULL, &msg),
 		     0, "create: %s", msg ? msg : "");
-	cr_assert_eq(call("start", "9101", NULL, NULL, &msg), 0, "start: %s", msg ? msg : "");
-	cr_assert(status_running("9101"));
-	pid = ct_pid("9101");
+	cr_assert_eq(du_call("start", "9101", NULL, NULL, &msg), 0, "start: %s", msg ? msg : "");
+	cr_assert(du_running("9101"));
+	pid = du_ct_pid("9101");
 	cr_assert_gt(pid, 1);
 
 	/* the init is pid 1 of its own pid namespace; the host's are invisible */
 	const char *ps[] = { "/bin/testinit", "pidns", NULL };
-	cr_assert_eq(exec_out("9101", ps, &out), 0);
+	cr_assert_eq(du_exec_out("9101", ps, &out), 0);
 	cr_assert_gt(atoi(out), 1, "exec'd process has pid %s in the container", out);
 	cr_assert_lt(atoi(out), 100, "exec'd process has a host-like pid %s", out);
 	free(out);
 	out = NULL;
 	/* exit codes and the hostname, through the static test init */
 	const char *ex[] = { "/bin/testinit", "exit", "42", NULL };
-	cr_assert_eq(exec_out("9101", ex, NULL), 42);
+	cr_assert_eq(du_exec_out("9101", ex, NULL), 42);
 	const char *hn[] = { "/bin/testinit", "hostname", NULL };
-	cr_assert_eq(exec_out("9101", hn, &out), 0);
+	cr_assert_eq(du_exec_out("9101", hn, &out), 0);
 	cr_assert_str_eq(out, "ct9101\n");
 	free(out);
 	out = NULL;
 	if (tu_have_busybox()) {
 		const char *sh1[] = { "/bin/sh", "-c",
 				      "cat /proc/1/comm; ls /proc | grep -c '^[0-9]'", NULL };
-		cr_assert_eq(exec_out("9101", sh1, &out), 0);
+		cr_assert_eq(du_exec_out("9101", sh1, &out), 0);
 		cr_assert(strncmp(out, "init\n", 5) == 0, "pid 1 is `%s`", out);
 		cr_assert_lt(atoi(strchr(out, '\n') + 1), 10, "host processes visible: %s", out);
 		const char *pipe_in[] = { "/bin/sh", "-c", "echo hello", NULL };
 		free(out);
 		out = NULL;
-		cr_assert_eq(exec_out("9101", pipe_in, &out), 0);
+		cr_assert_eq(du_exec_out("9101", pipe_in, &out), 0);
 		cr_assert_str_eq(out, "hello\n");
 	}
 
-	cr_assert_eq(call("stop", "9101", NULL, NULL, &msg), 0, "stop: %s", msg ? msg : "");
-	cr_assert_not(status_running("9101"));
-	cr_assert(pid_gone(pid), "init %d still alive", (int)pid);
-	cr_assert_geq(asprintf(&root, "%s/root/9101", tmp), 0);
-	cr_assert_not(mounted_under(root), "root still mounted");
+	cr_assert_eq(du_call("stop", "9101", NULL, NULL, &msg), 0, "stop: %s", msg ? msg : "");
+	cr_assert_not(du_running("9101"));
+	cr_assert(du_pid_gone(pid), "init %d still alive", (int)pid);
+	cr_assert_geq(asprintf(&root, "%s/root/9101", du.tmp), 0);
+	cr_assert_not(du_mounted_under(root), "root still mounted");
 	cr_assert_not(cgroup_exists("9101"), "cgroup left");
 
-	cr_assert_eq(call("destroy", "9101", NULL, NULL, &msg), 0, "destroy: %s", msg ? msg : "");
+	cr_assert_eq(du_call("destroy", "9101", NULL, NULL, &msg), 0, "destroy: %s",
+		     msg ? msg : "");
 	_cleanup_free_ char *priv = NULL, *cfg = NULL;
-	cr_assert_geq(asprintf(&priv, "%s/private/9101", tmp), 0);
-	cr_assert_geq(asprintf(&cfg, "%s/ct/9101.conf", tmp), 0);
+	cr_assert_geq(asprintf(&priv, "%s/private/9101", du.tmp), 0);
+	cr_assert_geq(asprintf(&cfg, "%s/ct/9101.conf", du.tmp), 0);
 	cr_assert(access(priv, F_OK) < 0 && access(cfg, F_OK) < 0, "destroy left files");
-	cr_assert_eq(call("status", "9101", NULL, NULL, NULL), 14);
+	cr_assert_eq(du_call("status", "9101", NULL, NULL, NULL), 14);
 }
 
 Test(daemon, survives_kill9_and_readopts)
@@ -440,22 +129,23 @@ Test(daemon, survives_kill9_and_readopts)
 	char *msg = NULL;
 	pid_t pid;
 
-	cr_assert_eq(call("create", "9102", json_pack("{s:s}", "ostemplate", "tiny"), NULL, &msg),
-		     0, "%s", msg ? msg : "");
-	cr_assert_eq(call("start", "9102", NULL, NULL, &msg), 0, "%s", msg ? msg : "");
-	pid = ct_pid("9102");
+	cr_assert_eq(
+		du_call("create", "9102", json_pack("{s:s}", "ostemplate", "tiny"), NULL, &msg), 0,
+		"%s", msg ? msg : "");
+	cr_assert_eq(du_call("start", "9102", NULL, NULL, &msg), 0, "%s", msg ? msg : "");
+	pid = du_ct_pid("9102");
 
-	daemon_kill9();
+	du_daemon_kill9();
 	cr_assert_eq(kill(pid, 0), 0, "container died with the daemon");
-	daemon_start();
+	du_daemon_start();
 
-	cr_assert(status_running("9102"), "not running after daemon restart");
-	cr_assert_eq(ct_pid("9102"), pid, "a different init after re-adoption");
-	cr_assert_eq(call("exec", "9102", json_pack("{s:[s,s]}", "argv", "/bin/testinit", "true"),
-			  NULL, &msg),
+	cr_assert(du_running("9102"), "not running after daemon restart");
+	cr_assert_eq(du_ct_pid("9102"), pid, "a different init after re-adoption");
+	cr_assert_eq(du_call("exec", "9102",
+			     json_pack("{s:[s,s]}", "argv", "/bin/testinit", "true"), NULL, &msg),
 		     0, "exec after restart: %s", msg ? msg : "");
-	cr_assert_eq(call("stop", "9102", NULL, NULL, &msg), 0, "%s", msg ? msg : "");
-	cr_assert(pid_gone(pid), "init %d still alive", (int)pid);
+	cr_assert_eq(du_call("stop", "9102", NULL, NULL, &msg), 0, "%s", msg ? msg : "");
+	cr_assert(du_pid_gone(pid), "init %d still alive", (int)pid);
 	cr_assert_not(cgroup_exists("9102"));
 }
 
@@ -465,54 +155,56 @@ Test(daemon, cleans_up_a_container_that_died_while_down)
 	_cleanup_free_ char *root = NULL, *state = NULL;
 	pid_t pid;
 
-	cr_assert_eq(call("create", "9103", json_pack("{s:s}", "ostemplate", "tiny"), NULL, &msg),
-		     0, "%s", msg ? msg : "");
-	cr_assert_eq(call("start", "9103", NULL, NULL, &msg), 0, "%s", msg ? msg : "");
-	pid = ct_pid("9103");
-	daemon_kill9();
+	cr_assert_eq(
+		du_call("create", "9103", json_pack("{s:s}", "ostemplate", "tiny"), NULL, &msg), 0,
+		"%s", msg ? msg : "");
+	cr_assert_eq(du_call("start", "9103", NULL, NULL, &msg), 0, "%s", msg ? msg : "");
+	pid = du_ct_pid("9103");
+	du_daemon_kill9();
 	kill(pid, SIGKILL);
 	for (int i = 0; i < 100 && kill(pid, 0) == 0; i++)
 		usleep(10000);
-	daemon_start();
-	cr_assert_not(status_running("9103"));
-	cr_assert_geq(asprintf(&root, "%s/root/9103", tmp), 0);
-	cr_assert_geq(asprintf(&state, "%s/run/ct/9103.state", tmp), 0);
-	cr_assert_not(mounted_under(root), "root left mounted");
+	du_daemon_start();
+	cr_assert_not(du_running("9103"));
+	cr_assert_geq(asprintf(&root, "%s/root/9103", du.tmp), 0);
+	cr_assert_geq(asprintf(&state, "%s/run/ct/9103.state", du.tmp), 0);
+	cr_assert_not(du_mounted_under(root), "root left mounted");
 	cr_assert(access(state, F_OK) < 0, "state file left");
 	cr_assert_not(cgroup_exists("9103"), "cgroup left");
 	/* and it can start again */
-	cr_assert_eq(call("start", "9103", NULL, NULL, &msg), 0, "%s", msg ? msg : "");
+	cr_assert_eq(du_call("start", "9103", NULL, NULL, &msg), 0, "%s", msg ? msg : "");
 }
 
 Test(daemon, bad_requests_get_their_errors)
 {
 	char *msg = NULL;
 
-	cr_assert_eq(call("start", "9199", NULL, NULL, NULL), 14, "unknown CTID");
-	cr_assert_eq(call("start", "0", NULL, NULL, &msg), 20, "CTID 0");
+	cr_assert_eq(du_call("start", "9199", NULL, NULL, NULL), 14, "unknown CTID");
+	cr_assert_eq(du_call("start", "0", NULL, NULL, &msg), 20, "CTID 0");
 	cr_assert(strstr(msg, "101"), "%s", msg);
-	cr_assert_eq(call("create", "a/b", NULL, NULL, NULL), 20, "name with '/'");
-	cr_assert_eq(call("create", "..", NULL, NULL, NULL), 20, "name `..`");
-	cr_assert_eq(call("frobnicate", NULL, NULL, NULL, NULL), 101, "unknown verb");
-	cr_assert_eq(call("start", "9104", json_pack("{s:b}", "bogus", 1), NULL, NULL), 20,
+	cr_assert_eq(du_call("create", "a/b", NULL, NULL, NULL), 20, "name with '/'");
+	cr_assert_eq(du_call("create", "..", NULL, NULL, NULL), 20, "name `..`");
+	cr_assert_eq(du_call("frobnicate", NULL, NULL, NULL, NULL), 101, "unknown verb");
+	cr_assert_eq(du_call("start", "9104", json_pack("{s:b}", "bogus", 1), NULL, NULL), 20,
 		     "unknown argument");
 
-	cr_assert_eq(call("create", "9104", json_pack("{s:s}", "ostemplate", "tiny"), NULL, NULL),
-		     0);
-	cr_assert_eq(call("create", "9104", json_pack("{s:s}", "ostemplate", "tiny"), NULL, NULL),
-		     44, "create twice");
-	cr_assert_eq(call("stop", "9104", NULL, NULL, NULL), 31, "stop a stopped one");
-	cr_assert_eq(call("start", "9104", NULL, NULL, NULL), 0);
-	cr_assert_eq(call("start", "9104", NULL, NULL, NULL), 32, "start twice");
-	cr_assert_eq(call("destroy", "9104", NULL, NULL, NULL), 32, "destroy a running one");
-	cr_assert_eq(call("exec", "9199", json_pack("{s:[s]}", "argv", "/bin/true"), NULL, NULL),
+	cr_assert_eq(
+		du_call("create", "9104", json_pack("{s:s}", "ostemplate", "tiny"), NULL, NULL), 0);
+	cr_assert_eq(
+		du_call("create", "9104", json_pack("{s:s}", "ostemplate", "tiny"), NULL, NULL), 44,
+		"create twice");
+	cr_assert_eq(du_call("stop", "9104", NULL, NULL, NULL), 31, "stop a stopped one");
+	cr_assert_eq(du_call("start", "9104", NULL, NULL, NULL), 0);
+	cr_assert_eq(du_call("start", "9104", NULL, NULL, NULL), 32, "start twice");
+	cr_assert_eq(du_call("destroy", "9104", NULL, NULL, NULL), 32, "destroy a running one");
+	cr_assert_eq(du_call("exec", "9199", json_pack("{s:[s]}", "argv", "/bin/true"), NULL, NULL),
 		     14);
 
 	/* malformed JSON straight on the socket */
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char buf[512] = "";
-	strncpy(sa.sun_path, sock, sizeof(sa.sun_path) - 1);
+	strncpy(sa.sun_path, du.sock, sizeof(sa.sun_path) - 1);
 	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	cr_assert_eq(write(fd, "{\"verb\": \"start\", \n", 19), 19);
 	cr_assert_gt(read(fd, buf, sizeof(buf) - 1), 0);
@@ -530,19 +222,19 @@ Test(daemon, failed_create_leaves_nothing)
 	_cleanup_free_ char *priv = NULL, *cfg = NULL;
 	char *msg = NULL;
 
-	cr_assert_eq(call("create", "9105", json_pack("{s:s}", "ostemplate", "no-such-template"),
-			  NULL, &msg),
+	cr_assert_eq(du_call("create", "9105", json_pack("{s:s}", "ostemplate", "no-such-template"),
+			     NULL, &msg),
 		     91, "%s", msg ? msg : "");
-	cr_assert_eq(
-		call("create", "9105",
-		     json_pack("{s:s,s:{s:s}}", "ostemplate", "tiny", "options", "cpuunits", "3"),
-		     NULL, &msg),
-		21, "%s", msg ? msg : "");
+	cr_assert_eq(du_call("create", "9105",
+			     json_pack("{s:s,s:{s:s}}", "ostemplate", "tiny", "options", "cpuunits",
+				       "3"),
+			     NULL, &msg),
+		     21, "%s", msg ? msg : "");
 	cr_assert(strstr(msg, "8 to 500000"), "%s", msg);
-	cr_assert_geq(asprintf(&priv, "%s/private/9105", tmp), 0);
-	cr_assert_geq(asprintf(&cfg, "%s/ct/9105.conf", tmp), 0);
+	cr_assert_geq(asprintf(&priv, "%s/private/9105", du.tmp), 0);
+	cr_assert_geq(asprintf(&cfg, "%s/ct/9105.conf", du.tmp), 0);
 	cr_assert(access(priv, F_OK) < 0 && access(cfg, F_OK) < 0, "failed create left files");
-	cr_assert_eq(call("status", "9105", NULL, NULL, NULL), 14);
+	cr_assert_eq(du_call("status", "9105", NULL, NULL, NULL), 14);
 }
 
 Test(daemon, id_ranges_are_distinct_and_persisted)
@@ -551,11 +243,11 @@ Test(daemon, id_ranges_are_distinct_and_persisted)
 	size_t i;
 	const char *a = NULL, *b = NULL;
 
-	cr_assert_eq(call("create", "9106", json_pack("{s:s}", "ostemplate", "tiny"), NULL, NULL),
-		     0);
-	cr_assert_eq(call("create", "9107", json_pack("{s:s}", "ostemplate", "tiny"), NULL, NULL),
-		     0);
-	cr_assert_eq(call("list", NULL, json_pack("{s:b}", "all", 1), &res, NULL), 0);
+	cr_assert_eq(
+		du_call("create", "9106", json_pack("{s:s}", "ostemplate", "tiny"), NULL, NULL), 0);
+	cr_assert_eq(
+		du_call("create", "9107", json_pack("{s:s}", "ostemplate", "tiny"), NULL, NULL), 0);
+	cr_assert_eq(du_call("list", NULL, json_pack("{s:b}", "all", 1), &res, NULL), 0);
 	json_array_foreach (json_object_get(res, "containers"), i, c) {
 		const char *id = json_string_value(json_object_get(c, "ctid"));
 		if (!strcmp(id, "9106"))
@@ -575,25 +267,25 @@ Test(daemon, set_live_and_save)
 	_cleanup_free_ char *cfg = NULL, *text = NULL, *lim = NULL;
 	char p[256];
 
-	cr_assert_eq(call("create", "9108", json_pack("{s:s}", "ostemplate", "tiny"), NULL, NULL),
-		     0);
-	cr_assert_eq(call("start", "9108", NULL, NULL, &msg), 0, "%s", msg ? msg : "");
-	cr_assert_eq(call("set", "9108",
-			  json_pack("{s:{s:s,s:s},s:b}", "options", "ram", "256M", "numproc", "100",
-				    "save", 1),
-			  NULL, &msg),
+	cr_assert_eq(
+		du_call("create", "9108", json_pack("{s:s}", "ostemplate", "tiny"), NULL, NULL), 0);
+	cr_assert_eq(du_call("start", "9108", NULL, NULL, &msg), 0, "%s", msg ? msg : "");
+	cr_assert_eq(du_call("set", "9108",
+			     json_pack("{s:{s:s,s:s},s:b}", "options", "ram", "256M", "numproc",
+				       "100", "save", 1),
+			     NULL, &msg),
 		     0, "set: %s", msg ? msg : "");
-	snprintf(p, sizeof(p), "/sys/fs/cgroup/memory/%s/9108/memory.limit_in_bytes", subtree);
+	snprintf(p, sizeof(p), "/sys/fs/cgroup/memory/%s/9108/memory.limit_in_bytes", du.subtree);
 	lim = tu_read_file(p);
 	cr_assert_not_null(lim);
 	cr_assert_eq(atoll(lim), 256LL << 20, "memory limit is %s", lim);
-	cr_assert_geq(asprintf(&cfg, "%s/ct/9108.conf", tmp), 0);
+	cr_assert_geq(asprintf(&cfg, "%s/ct/9108.conf", du.tmp), 0);
 	text = tu_read_file(cfg);
 	cr_assert(strstr(text, "PHYSPAGES=\"256M\"") && strstr(text, "NUMPROC=\"100\""), "%s",
 		  text);
-	cr_assert_eq(
-		call("set", "9108", json_pack("{s:{s:s}}", "options", "cpuunits", "1"), NULL, &msg),
-		21, "%s", msg ? msg : "");
+	cr_assert_eq(du_call("set", "9108", json_pack("{s:{s:s}}", "options", "cpuunits", "1"),
+			     NULL, &msg),
+		     21, "%s", msg ? msg : "");
 }
 
 Test(daemon, busy_container_waits_or_fails_locked)
@@ -602,34 +294,34 @@ Test(daemon, busy_container_waits_or_fails_locked)
 
 	if (!tu_have_busybox())
 		skip_test("no static busybox for a stubborn init");
-	make_template("stubborn", "#!/bin/sh\ntrap '' TERM\nwhile :; do sleep 1; done\n");
-	cr_assert_eq(call("create", "9109",
-			  json_pack("{s:s,s:{s:s}}", "ostemplate", "stubborn", "options",
-				    "stop_timeout", "2"),
-			  NULL, &msg),
+	du_make_template("stubborn", "#!/bin/sh\ntrap '' TERM\nwhile :; do sleep 1; done\n");
+	cr_assert_eq(du_call("create", "9109",
+			     json_pack("{s:s,s:{s:s}}", "ostemplate", "stubborn", "options",
+				       "stop_timeout", "2"),
+			     NULL, &msg),
 		     0, "%s", msg ? msg : "");
-	cr_assert_eq(call("start", "9109", NULL, NULL, &msg), 0, "%s", msg ? msg : "");
+	cr_assert_eq(du_call("start", "9109", NULL, NULL, &msg), 0, "%s", msg ? msg : "");
 
 	pid_t stopper = fork();
 	cr_assert_geq(stopper, 0);
 	if (stopper == 0)
-		_exit(call("stop", "9109", NULL, NULL, NULL));
+		_exit(du_call("stop", "9109", NULL, NULL, NULL));
 	usleep(300000); /* the stop is waiting for the init that ignores TERM */
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	cr_assert_eq(call("start", "9109", json_pack("{s:b}", "nowait", 1), NULL, NULL), 9,
+	cr_assert_eq(du_call("start", "9109", json_pack("{s:b}", "nowait", 1), NULL, NULL), 9,
 		     "a busy container with nowait");
 	/* other containers are served meanwhile */
-	cr_assert_eq(call("status", "9109", NULL, NULL, NULL), 0);
+	cr_assert_eq(du_call("status", "9109", NULL, NULL, NULL), 0);
 	/* without nowait the start waits for the stop, then runs */
-	cr_assert_eq(call("start", "9109", NULL, NULL, &msg), 0, "%s", msg ? msg : "");
+	cr_assert_eq(du_call("start", "9109", NULL, NULL, &msg), 0, "%s", msg ? msg : "");
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	cr_assert_gt(waited, 1.0, "start did not wait for the stop (%.2f s)", waited);
 	int st;
 	cr_assert_eq(waitpid(stopper, &st, 0), stopper);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "stop failed");
-	cr_assert(status_running("9109"));
+	cr_assert(du_running("9109"));
 }
 
 Test(daemon, reboot_inside_restarts_the_container)
@@ -639,20 +331,20 @@ Test(daemon, reboot_inside_restarts_the_container)
 
 	if (!tu_have_busybox())
 		skip_test("no busybox reboot");
-	cr_assert_eq(call("create", "9110", json_pack("{s:s}", "ostemplate", "tiny"), NULL, NULL),
-		     0);
-	cr_assert_eq(call("start", "9110", NULL, NULL, &msg), 0, "%s", msg ? msg : "");
-	pid = ct_pid("9110");
-	call("exec", "9110", json_pack("{s:[s,s]}", "argv", "/bin/reboot", "-f"), NULL, NULL);
+	cr_assert_eq(
+		du_call("create", "9110", json_pack("{s:s}", "ostemplate", "tiny"), NULL, NULL), 0);
+	cr_assert_eq(du_call("start", "9110", NULL, NULL, &msg), 0, "%s", msg ? msg : "");
+	pid = du_ct_pid("9110");
+	du_call("exec", "9110", json_pack("{s:[s,s]}", "argv", "/bin/reboot", "-f"), NULL, NULL);
 	for (int i = 0; i < 200; i++) {
-		pid2 = ct_pid("9110");
+		pid2 = du_ct_pid("9110");
 		if (pid2 > 0 && pid2 != pid)
 			break;
 		usleep(20000);
 	}
 	cr_assert(pid2 > 0 && pid2 != pid, "no new init after reboot (%d -> %d)", (int)pid,
 		  (int)pid2);
-	cr_assert(status_running("9110"));
+	cr_assert(du_running("9110"));
 }
 
 static bool link_exists(const char *name)
@@ -667,36 +359,38 @@ Test(daemon, routed_network_up_and_gone_after_stop)
 
 	if (!tu_have_busybox())
 		skip_test("no busybox to look inside");
-	cr_assert_eq(call("create", "9111",
-			  json_pack("{s:s,s:[s]}", "ostemplate", "tiny", "ipadd", "10.91.0.11"),
-			  NULL, &msg),
+	cr_assert_eq(du_call("create", "9111",
+			     json_pack("{s:s,s:[s]}", "ostemplate", "tiny", "ipadd", "10.91.0.11"),
+			     NULL, &msg),
 		     0, "%s", msg);
-	cr_assert_eq(call("start", "9111", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(du_call("start", "9111", NULL, NULL, &msg), 0, "%s", msg);
 	cr_assert(link_exists("veth9111"), "no host veth");
 	const char *sh[] = { "/bin/sh", "-c", "ls /sys/class/net; cat /proc/net/route", NULL };
-	cr_assert_eq(exec_out("9111", sh, &out), 0);
+	cr_assert_eq(du_exec_out("9111", sh, &out), 0);
 	cr_assert(strstr(out, "eth0") && strstr(out, "00000000"), "no eth0 / default route: %s",
 		  out);
 
 	/* vzctl's set --ipadd / --ipdel work live on a routed container */
-	cr_assert_eq(call("set", "9111",
-			  json_pack("{s:{s:s},s:b}", "options", "ipadd", "10.91.0.12", "save", 1),
-			  NULL, &msg),
-		     0, "ipadd: %s", msg);
+	cr_assert_eq(
+		du_call("set", "9111",
+			json_pack("{s:{s:s},s:b}", "options", "ipadd", "10.91.0.12", "save", 1),
+			NULL, &msg),
+		0, "ipadd: %s", msg);
 	const char *ipa[] = { "/bin/ip", "-4", "addr", NULL };
 	free(out);
 	out = NULL;
-	cr_assert_eq(exec_out("9111", ipa, &out), 0);
+	cr_assert_eq(du_exec_out("9111", ipa, &out), 0);
 	cr_assert(strstr(out, "10.91.0.12") && strstr(out, "10.91.0.11"), "live ipadd: %s", out);
-	cr_assert_eq(call("set", "9111",
-			  json_pack("{s:{s:s},s:b}", "options", "ipdel", "10.91.0.11", "save", 1),
-			  NULL, &msg),
-		     0, "ipdel: %s", msg);
+	cr_assert_eq(
+		du_call("set", "9111",
+			json_pack("{s:{s:s},s:b}", "options", "ipdel", "10.91.0.11", "save", 1),
+			NULL, &msg),
+		0, "ipdel: %s", msg);
 	free(out);
 	out = NULL;
-	cr_assert_eq(exec_out("9111", ipa, &out), 0);
+	cr_assert_eq(du_exec_out("9111", ipa, &out), 0);
 	cr_assert(strstr(out, "10.91.0.12") && !strstr(out, "10.91.0.11"), "live ipdel: %s", out);
-	cr_assert_eq(call("stop", "9111", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(du_call("stop", "9111", NULL, NULL, &msg), 0, "%s", msg);
 	cr_assert_not(link_exists("veth9111"), "host veth left after stop");
 }
 
@@ -709,10 +403,11 @@ Test(daemon, console_attach_echo_and_replay)
 	size_t len = 0;
 	ssize_t n;
 
-	cr_assert_eq(call("create", "9112", json_pack("{s:s}", "ostemplate", "tiny"), NULL, &msg),
-		     0, "%s", msg);
-	cr_assert_eq(call("start", "9112", NULL, NULL, &msg), 0, "%s", msg);
-	strncpy(sa.sun_path, sock, sizeof(sa.sun_path) - 1);
+	cr_assert_eq(
+		du_call("create", "9112", json_pack("{s:s}", "ostemplate", "tiny"), NULL, &msg), 0,
+		"%s", msg);
+	cr_assert_eq(du_call("start", "9112", NULL, NULL, &msg), 0, "%s", msg);
+	strncpy(sa.sun_path, du.sock, sizeof(sa.sun_path) - 1);
 	for (int round = 0; round < 2; round++) {
 		struct timeval tv = { .tv_sec = 5 };
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -737,41 +432,36 @@ Test(daemon, console_attach_echo_and_replay)
 		close(fd);
 	}
 	_cleanup_free_ char *logp = NULL, *log = NULL;
-	cr_assert_geq(asprintf(&logp, "%s/run/ct/9112.console.log", tmp), 0);
+	cr_assert_geq(asprintf(&logp, "%s/run/ct/9112.console.log", du.tmp), 0);
 	log = tu_read_file(logp);
 	cr_assert(log && strstr(log, "strata-echo"), "console log: %s", log ? log : "(none)");
 }
 
 Test(daemon, sigterm_with_stop_mode_stops_containers)
 {
-	_cleanup_free_ char *text = tu_read_file(conf), *more = NULL;
 	char *msg = NULL;
 	pid_t pid;
 	int st;
 
-	cr_assert_eq(call("create", "9113", json_pack("{s:s}", "ostemplate", "tiny"), NULL, &msg),
-		     0, "%s", msg);
-	cr_assert_eq(call("start", "9113", NULL, NULL, &msg), 0, "%s", msg);
-	pid = ct_pid("9113");
+	cr_assert_eq(
+		du_call("create", "9113", json_pack("{s:s}", "ostemplate", "tiny"), NULL, &msg), 0,
+		"%s", msg);
+	cr_assert_eq(du_call("start", "9113", NULL, NULL, &msg), 0, "%s", msg);
+	pid = du_ct_pid("9113");
 
 	/* default VE_STOP_MODE=keep: SIGTERM leaves it running */
-	kill(daemon_pid, SIGTERM);
-	cr_assert_eq(waitpid(daemon_pid, &st, 0), daemon_pid);
+	st = du_daemon_term();
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "stratad exit status %d", st);
-	daemon_pid = -1;
-	cr_assert_not(pid_gone(pid), "the container stopped with VE_STOP_MODE=keep");
+	cr_assert_not(du_pid_gone(pid), "the container stopped with VE_STOP_MODE=keep");
 
-	cr_assert_geq(asprintf(&more, "%sVE_STOP_MODE=stop\n", text), 0);
-	cr_assert_eq(tu_write_file(conf, more), 0);
-	daemon_start();
-	cr_assert(status_running("9113"));
-	kill(daemon_pid, SIGTERM);
-	cr_assert_eq(waitpid(daemon_pid, &st, 0), daemon_pid);
-	daemon_pid = -1;
-	cr_assert(pid_gone(pid), "VE_STOP_MODE=stop left the container running");
+	du_conf_addf("VE_STOP_MODE=stop\n");
+	du_daemon_start();
+	cr_assert(du_running("9113"));
+	du_daemon_term();
+	cr_assert(du_pid_gone(pid), "VE_STOP_MODE=stop left the container running");
 	cr_assert_not(cgroup_exists("9113"));
-	daemon_start();
-	cr_assert_not(status_running("9113"));
+	du_daemon_start();
+	cr_assert_not(du_running("9113"));
 }
 
 Test(daemon, set_setmode_restart_restarts)
@@ -779,24 +469,25 @@ Test(daemon, set_setmode_restart_restarts)
 	char *msg = NULL;
 	pid_t pid;
 
-	cr_assert_eq(call("create", "9114", json_pack("{s:s}", "ostemplate", "tiny"), NULL, &msg),
-		     0, "%s", msg);
-	cr_assert_eq(call("start", "9114", NULL, NULL, &msg), 0, "%s", msg);
-	pid = ct_pid("9114");
-	cr_assert_eq(call("set", "9114", json_pack("{s:{s:s}}", "options", "hostname", "x1"), NULL,
-			  &msg),
+	cr_assert_eq(
+		du_call("create", "9114", json_pack("{s:s}", "ostemplate", "tiny"), NULL, &msg), 0,
+		"%s", msg);
+	cr_assert_eq(du_call("start", "9114", NULL, NULL, &msg), 0, "%s", msg);
+	pid = du_ct_pid("9114");
+	cr_assert_eq(du_call("set", "9114", json_pack("{s:{s:s}}", "options", "hostname", "x1"),
+			     NULL, &msg),
 		     109, "a restart-only key without save/setmode on a running container: %s",
 		     msg);
-	cr_assert_eq(call("set", "9114",
-			  json_pack("{s:{s:s},s:b,s:s}", "options", "hostname", "x1", "save", 1,
-				    "setmode", "restart"),
-			  NULL, &msg),
+	cr_assert_eq(du_call("set", "9114",
+			     json_pack("{s:{s:s},s:b,s:s}", "options", "hostname", "x1", "save", 1,
+				       "setmode", "restart"),
+			     NULL, &msg),
 		     0, "%s", msg);
-	cr_assert(status_running("9114"));
-	cr_assert_neq(ct_pid("9114"), pid, "not restarted");
+	cr_assert(du_running("9114"));
+	cr_assert_neq(du_ct_pid("9114"), pid, "not restarted");
 	_cleanup_free_ char *out = NULL;
 	const char *hn[] = { "/bin/testinit", "hostname", NULL };
-	cr_assert_eq(exec_out("9114", hn, &out), 0);
+	cr_assert_eq(du_exec_out("9114", hn, &out), 0);
 	cr_assert_str_eq(out, "x1\n");
 }
 
@@ -820,19 +511,19 @@ Test(daemon, twenty_clients_at_once_leave_consistent_state)
 		if (kids[i] == 0) {
 			char id[16];
 			snprintf(id, sizeof(id), "%d", 9120 + i);
-			if (call("create", id, json_pack("{s:s}", "ostemplate", "tiny"), NULL,
-				 NULL))
+			if (du_call("create", id, json_pack("{s:s}", "ostemplate", "tiny"), NULL,
+				    NULL))
 				_exit(1);
-			if (call("start", id, NULL, NULL, NULL))
+			if (du_call("start", id, NULL, NULL, NULL))
 				_exit(2);
-			if (call("exec", id,
-				 json_pack("{s:[s,s]}", "argv", "/bin/testinit", "true"), NULL,
-				 NULL))
+			if (du_call("exec", id,
+				    json_pack("{s:[s,s]}", "argv", "/bin/testinit", "true"), NULL,
+				    NULL))
 				_exit(3);
 			/* two requests on one container from two clients */
-			if (call("stop", id, NULL, NULL, NULL))
+			if (du_call("stop", id, NULL, NULL, NULL))
 				_exit(4);
-			if (call("destroy", id, NULL, NULL, NULL))
+			if (du_call("destroy", id, NULL, NULL, NULL))
 				_exit(5);
 			_exit(0);
 		}
@@ -848,12 +539,12 @@ Test(daemon, twenty_clients_at_once_leave_consistent_state)
 		"in parallel: %.0f ms\n",
 		N, (now_s() - t0) * 1000);
 	json_t *res = NULL;
-	cr_assert_eq(call("list", NULL, json_pack("{s:b}", "all", 1), &res, NULL), 0);
+	cr_assert_eq(du_call("list", NULL, json_pack("{s:b}", "all", 1), &res, NULL), 0);
 	cr_assert_eq(json_array_size(json_object_get(res, "containers")), 0, "containers left");
 	json_decref(res);
 	_cleanup_free_ char *root = NULL;
-	cr_assert_geq(asprintf(&root, "%s/root/", tmp), 0);
-	cr_assert_not(mounted_under(root), "roots left mounted");
+	cr_assert_geq(asprintf(&root, "%s/root/", du.tmp), 0);
+	cr_assert_not(du_mounted_under(root), "roots left mounted");
 	for (int i = 0; i < N; i++) {
 		char id[16];
 		snprintf(id, sizeof(id), "%d", 9120 + i);
@@ -867,20 +558,21 @@ Test(daemon, start_and_exec_latency)
 	double start_ms = 0, exec_ms = 0, stop_ms = 0;
 	char *msg = NULL;
 
-	cr_assert_eq(call("create", "9140", json_pack("{s:s}", "ostemplate", "tiny"), NULL, &msg),
-		     0, "%s", msg);
+	cr_assert_eq(
+		du_call("create", "9140", json_pack("{s:s}", "ostemplate", "tiny"), NULL, &msg), 0,
+		"%s", msg);
 	for (int i = 0; i < ROUNDS; i++) {
 		double t = now_s();
-		cr_assert_eq(call("start", "9140", NULL, NULL, &msg), 0, "%s", msg);
+		cr_assert_eq(du_call("start", "9140", NULL, NULL, &msg), 0, "%s", msg);
 		start_ms += (now_s() - t) * 1000;
 		t = now_s();
-		cr_assert_eq(call("exec", "9140",
-				  json_pack("{s:[s,s]}", "argv", "/bin/testinit", "true"), NULL,
-				  &msg),
+		cr_assert_eq(du_call("exec", "9140",
+				     json_pack("{s:[s,s]}", "argv", "/bin/testinit", "true"), NULL,
+				     &msg),
 			     0, "%s", msg);
 		exec_ms += (now_s() - t) * 1000;
 		t = now_s();
-		cr_assert_eq(call("stop", "9140", NULL, NULL, &msg), 0, "%s", msg);
+		cr_assert_eq(du_call("stop", "9140", NULL, NULL, &msg), 0, "%s", msg);
 		stop_ms += (now_s() - t) * 1000;
 	}
 	fprintf(stderr, "daemon: mean of %d: start %.1f ms, exec %.1f ms, stop %.1f ms\n", ROUNDS,
@@ -892,21 +584,21 @@ Test(daemon, others_get_permission_denied)
 {
 	struct stat st;
 
-	cr_assert_eq(stat(sock, &st), 0);
+	cr_assert_eq(stat(du.sock, &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0660, "socket mode %o", st.st_mode & 0777);
 	/* open the socket to everyone so the daemon's own check is what refuses */
-	cr_assert_eq(chmod(sock, 0666), 0);
+	cr_assert_eq(chmod(du.sock, 0666), 0);
 	pid_t kid = fork();
 	cr_assert_geq(kid, 0);
 	if (kid == 0) {
 		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
 			_exit(100);
-		if (call("ping", NULL, NULL, NULL, NULL) != 0)
+		if (du_call("ping", NULL, NULL, NULL, NULL) != 0)
 			_exit(1);
-		if (call("list", NULL, NULL, NULL, NULL) != 12)
+		if (du_call("list", NULL, NULL, NULL, NULL) != 12)
 			_exit(2);
-		if (call("create", "9141", json_pack("{s:s}", "ostemplate", "tiny"), NULL, NULL) !=
-		    12)
+		if (du_call("create", "9141", json_pack("{s:s}", "ostemplate", "tiny"), NULL,
+			    NULL) != 12)
 			_exit(3);
 		_exit(0);
 	}
@@ -914,7 +606,7 @@ Test(daemon, others_get_permission_denied)
 	cr_assert_eq(waitpid(kid, &status, 0), kid);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "unprivileged client: step %d",
 		  WEXITSTATUS(status));
-	cr_assert_eq(call("status", "9141", NULL, NULL, NULL), 14,
+	cr_assert_eq(du_call("status", "9141", NULL, NULL, NULL), 14,
 		     "the refused create did something");
 }
 
@@ -924,9 +616,10 @@ Test(daemon, exec_with_tty_and_template_in_use)
 	int master, slave;
 	char name[64];
 
-	cr_assert_eq(call("create", "9142", json_pack("{s:s}", "ostemplate", "tiny"), NULL, &msg),
-		     0, "%s", msg);
-	cr_assert_eq(call("start", "9142", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(
+		du_call("create", "9142", json_pack("{s:s}", "ostemplate", "tiny"), NULL, &msg), 0,
+		"%s", msg);
+	cr_assert_eq(du_call("start", "9142", NULL, NULL, &msg), 0, "%s", msg);
 	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
 	cr_assert_geq(master, 0);
 	cr_assert_eq(unlockpt(master), 0);
@@ -939,7 +632,7 @@ Test(daemon, exec_with_tty_and_template_in_use)
 					"args", "argv", "/bin/testinit", "hostname", "tty", 1);
 		json_t *res = NULL;
 		int fds[3] = { slave, slave, slave };
-		cr_assert_eq(st_client_call(sock, req, fds, 3, NULL, NULL, &res, &err), 0, "%s",
+		cr_assert_eq(st_client_call(du.sock, req, fds, 3, NULL, NULL, &res, &err), 0, "%s",
 			     err ? err->msg : "");
 		cr_assert_eq(json_integer_value(json_object_get(res, "exit_code")), 0);
 		json_decref(req);
@@ -952,8 +645,9 @@ Test(daemon, exec_with_tty_and_template_in_use)
 	close(master);
 
 	/* the template cannot go while a container uses it */
-	cr_assert_eq(call("template-remove", NULL, json_pack("{s:s}", "name", "tiny"), NULL, &msg),
-		     9, "template-remove while in use: %s", msg);
+	cr_assert_eq(
+		du_call("template-remove", NULL, json_pack("{s:s}", "name", "tiny"), NULL, &msg), 9,
+		"template-remove while in use: %s", msg);
 	cr_assert(strstr(msg, "9142"), "the message names the user: %s", msg);
 }
 
@@ -965,15 +659,15 @@ Test(daemon, sd_notify_ready_and_stopping)
 	int fd, st;
 	bool ready = false, stopping = false;
 
-	daemon_kill9();
-	cr_assert_geq(asprintf(&path, "%s/notify.sock", tmp), 0);
+	du_daemon_kill9();
+	cr_assert_geq(asprintf(&path, "%s/notify.sock", du.tmp), 0);
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	strncpy(sa.sun_path, path, sizeof(sa.sun_path) - 1);
 	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	struct timeval tv = { .tv_sec = 5 };
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setenv("NOTIFY_SOCKET", path, 1);
-	daemon_start();
+	du_daemon_start();
 	unsetenv("NOTIFY_SOCKET");
 	for (int i = 0; i < 5 && !ready; i++) {
 		ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
@@ -983,7 +677,7 @@ Test(daemon, sd_notify_ready_and_stopping)
 		ready = strstr(buf, "READY=1") != NULL;
 	}
 	cr_assert(ready, "no READY=1");
-	kill(daemon_pid, SIGTERM);
+	kill(du.pid, SIGTERM);
 	for (int i = 0; i < 5 && !stopping; i++) {
 		ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
 		if (n <= 0)
@@ -992,8 +686,8 @@ Test(daemon, sd_notify_ready_and_stopping)
 		stopping = strstr(buf, "STOPPING=1") != NULL;
 	}
 	cr_assert(stopping, "no STOPPING=1");
-	cr_assert_eq(waitpid(daemon_pid, &st, 0), daemon_pid);
-	daemon_pid = -1;
+	cr_assert_eq(waitpid(du.pid, &st, 0), du.pid);
+	du.pid = -1;
 	close(fd);
 }
 
@@ -1002,16 +696,16 @@ Test(daemon, daemon_mode_with_pidfile)
 	_cleanup_free_ char *pidfile = NULL, *text = NULL;
 	pid_t pid;
 
-	daemon_kill9();
-	cr_assert_geq(asprintf(&pidfile, "%s/stratad.pid", tmp), 0);
-	const char *argv[] = { STRATAD_PATH, "--config", conf, "--daemon",
+	du_daemon_kill9();
+	cr_assert_geq(asprintf(&pidfile, "%s/stratad.pid", du.tmp), 0);
+	const char *argv[] = { STRATAD_PATH, "--config", du.conf, "--daemon",
 			       "--pidfile",  pidfile,	 NULL };
 	cr_assert_eq(tu_run(argv, NULL), 0, "stratad --daemon failed");
 	text = tu_read_file(pidfile);
 	cr_assert_not_null(text, "no pid file");
 	pid = atoi(text);
 	cr_assert_gt(pid, 1);
-	cr_assert_eq(call("ping", NULL, NULL, NULL, NULL), 0,
+	cr_assert_eq(du_call("ping", NULL, NULL, NULL, NULL), 0,
 		     "the detached daemon does not answer");
 	kill(pid, SIGTERM);
 	for (int i = 0; i < 500 && kill(pid, 0) == 0; i++)
@@ -1019,7 +713,7 @@ Test(daemon, daemon_mode_with_pidfile)
 	cr_assert(kill(pid, 0) < 0, "stratad --daemon did not exit on SIGTERM");
 	cr_assert(access(pidfile, F_OK) < 0, "pid file left");
 	_cleanup_free_ char *logp = NULL, *log = NULL;
-	cr_assert_geq(asprintf(&logp, "%s/stratad.log", tmp), 0);
+	cr_assert_geq(asprintf(&logp, "%s/stratad.log", du.tmp), 0);
 	log = tu_read_file(logp);
 	cr_assert(log && strstr(log, "ready on"), "nothing in LOG_FILE: %s", log ? log : "(none)");
 }
@@ -1030,30 +724,32 @@ Test(daemon, mount_and_umount)
 	json_t *res = NULL;
 	char *msg = NULL;
 
-	cr_assert_eq(call("create", "9115", json_pack("{s:s}", "ostemplate", "tiny"), NULL, &msg),
-		     0, "%s", msg);
-	cr_assert_eq(call("umount", "9115", NULL, NULL, NULL), 40, "umount of an unmounted one");
-	cr_assert_eq(call("mount", "9115", NULL, NULL, &msg), 0, "%s", msg);
-	cr_assert_eq(call("mount", "9115", NULL, NULL, NULL), 41, "mount twice");
-	cr_assert_eq(call("status", "9115", NULL, &res, NULL), 0);
+	cr_assert_eq(
+		du_call("create", "9115", json_pack("{s:s}", "ostemplate", "tiny"), NULL, &msg), 0,
+		"%s", msg);
+	cr_assert_eq(du_call("umount", "9115", NULL, NULL, NULL), 40, "umount of an unmounted one");
+	cr_assert_eq(du_call("mount", "9115", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(du_call("mount", "9115", NULL, NULL, NULL), 41, "mount twice");
+	cr_assert_eq(du_call("status", "9115", NULL, &res, NULL), 0);
 	cr_assert(json_is_true(json_object_get(res, "mounted")));
 	cr_assert(json_is_false(json_object_get(res, "running")));
 	json_decref(res);
-	cr_assert_geq(asprintf(&root, "%s/root/9115", tmp), 0);
+	cr_assert_geq(asprintf(&root, "%s/root/9115", du.tmp), 0);
 	cr_assert_geq(asprintf(&file, "%s/etc/os-release", root), 0);
 	cr_assert_eq(access(file, R_OK), 0, "template content not visible in the root");
 	free(file);
 	cr_assert_geq(asprintf(&file, "%s/written-by-test", root), 0);
 	cr_assert_eq(tu_write_file(file, "x"), 0);
-	cr_assert_geq(asprintf(&upper, "%s/private/9115/upper/written-by-test", tmp), 0);
+	cr_assert_geq(asprintf(&upper, "%s/private/9115/upper/written-by-test", du.tmp), 0);
 	cr_assert_eq(access(upper, F_OK), 0, "a write did not land in the private area");
-	cr_assert_eq(call("umount", "9115", NULL, NULL, &msg), 0, "%s", msg);
-	cr_assert_not(mounted_under(root));
-	cr_assert_eq(call("destroy", "9115", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(du_call("umount", "9115", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_not(du_mounted_under(root));
+	cr_assert_eq(du_call("destroy", "9115", NULL, NULL, &msg), 0, "%s", msg);
 }
 
-/* Needs a debian-12 template image (minutes to build): point
- * STRATA_TEST_DEBIAN_IMAGE at its image.sqfs, else the test is skipped. */
+/* Needs a debian-12 template image: scripts/test.sh's templates stage caches
+ * one at /var/cache/strata/images/debian-12.sqfs (scripts/template-cache.sh);
+ * STRATA_TEST_DEBIAN_IMAGE overrides; without either the test is skipped. */
 Test(daemon, debian_systemd_boots_to_running_and_reboots)
 {
 	const char *img = getenv("STRATA_TEST_DEBIAN_IMAGE");
@@ -1062,18 +758,22 @@ Test(daemon, debian_systemd_boots_to_running_and_reboots)
 	pid_t pid, pid2 = -1;
 	double t0, boot = 0;
 
-	if (!img || access(img, R_OK) < 0)
-		skip_test("set STRATA_TEST_DEBIAN_IMAGE to a debian-12 image.sqfs");
-	cr_assert_eq(call("template-import", NULL,
-			  json_pack("{s:s,s:s}", "name", "debian-12", "file", img), NULL, &msg),
+	if (!img || !*img)
+		img = "/var/cache/strata/images/debian-12.sqfs";
+	if (access(img, R_OK) < 0)
+		skip_test("no debian-12 image: run scripts/template-cache.sh "
+			  "or set STRATA_TEST_DEBIAN_IMAGE");
+	cr_assert_eq(du_call("template-import", NULL,
+			     json_pack("{s:s,s:s}", "name", "debian-12", "file", img), NULL, &msg),
 		     0, "%s", msg);
-	cr_assert_eq(call("create", "9161",
-			  json_pack("{s:s,s:s}", "ostemplate", "debian-12", "hostname", "deb9161"),
-			  NULL, &msg),
-		     0, "%s", msg);
+	cr_assert_eq(
+		du_call("create", "9161",
+			json_pack("{s:s,s:s}", "ostemplate", "debian-12", "hostname", "deb9161"),
+			NULL, &msg),
+		0, "%s", msg);
 	t0 = now_s();
 	json_t *res = NULL;
-	cr_assert_eq(call("start", "9161", json_pack("{s:b}", "wait", 1), &res, &msg), 0, "%s",
+	cr_assert_eq(du_call("start", "9161", json_pack("{s:b}", "wait", 1), &res, &msg), 0, "%s",
 		     msg);
 	fprintf(stderr, "daemon: debian-12 start --wait returned after %.2f s (%s)\n", now_s() - t0,
 		json_string_value(json_object_get(res, "state")));
@@ -1083,7 +783,7 @@ Test(daemon, debian_systemd_boots_to_running_and_reboots)
 	for (int i = 0; i < 600; i++) {
 		free(out);
 		out = NULL;
-		exec_out("9161", isr, &out);
+		du_exec_out("9161", isr, &out);
 		if (!strncmp(out, "running", 7) || !strncmp(out, "degraded", 8))
 			break;
 		usleep(50000);
@@ -1094,22 +794,22 @@ Test(daemon, debian_systemd_boots_to_running_and_reboots)
 	if (!strncmp(out, "degraded", 8)) {
 		const char *failed[] = { "/bin/systemctl", "--failed", "--no-legend", NULL };
 		_cleanup_free_ char *f = NULL;
-		exec_out("9161", failed, &f);
+		du_exec_out("9161", failed, &f);
 		cr_assert_fail("systemd is degraded: %s", f);
 	}
 	cr_assert(!strncmp(out, "running", 7), "systemd state: %s", out);
 	free(out);
 	out = NULL;
 	const char *hn[] = { "/bin/hostname", NULL };
-	cr_assert_eq(exec_out("9161", hn, &out), 0);
+	cr_assert_eq(du_exec_out("9161", hn, &out), 0);
 	cr_assert_str_eq(out, "deb9161\n");
 
 	/* reboot inside: the daemon starts it again */
-	pid = ct_pid("9161");
-	call("exec", "9161", json_pack("{s:[s,s]}", "argv", "/bin/systemctl", "reboot"), NULL,
-	     NULL);
+	pid = du_ct_pid("9161");
+	du_call("exec", "9161", json_pack("{s:[s,s]}", "argv", "/bin/systemctl", "reboot"), NULL,
+		NULL);
 	for (int i = 0; i < 300; i++) {
-		pid2 = ct_pid("9161");
+		pid2 = du_ct_pid("9161");
 		if (pid2 > 0 && pid2 != pid)
 			break;
 		usleep(50000);
@@ -1117,7 +817,7 @@ Test(daemon, debian_systemd_boots_to_running_and_reboots)
 	cr_assert(pid2 > 0 && pid2 != pid, "not restarted after reboot");
 	/* stop: SIGRTMIN+3 makes systemd power off well before STOP_TIMEOUT */
 	t0 = now_s();
-	cr_assert_eq(call("stop", "9161", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(du_call("stop", "9161", NULL, NULL, &msg), 0, "%s", msg);
 	fprintf(stderr, "daemon: debian-12 stop: %.2f s\n", now_s() - t0);
 	cr_assert_lt(now_s() - t0, 9.0, "stop waited for the timeout: wrong halt signal?");
 }
@@ -1130,26 +830,26 @@ Test(daemon, bridged_network)
 
 	if (!tu_have_busybox())
 		skip_test("no busybox to look inside");
-	cr_assert_eq(call("create", "9116",
-			  json_pack("{s:s,s:[s],s:{s:s,s:s}}", "ostemplate", "tiny", "ipadd",
-				    "10.91.16.2/24", "options", "netmode", "bridged", "netif",
-				    "ifname=eth0,bridge=strtbr9116"),
-			  NULL, &msg),
+	cr_assert_eq(du_call("create", "9116",
+			     json_pack("{s:s,s:[s],s:{s:s,s:s}}", "ostemplate", "tiny", "ipadd",
+				       "10.91.16.2/24", "options", "netmode", "bridged", "netif",
+				       "ifname=eth0,bridge=strtbr9116"),
+			     NULL, &msg),
 		     0, "%s", msg);
-	int r = call("start", "9116", NULL, NULL, &msg);
+	int r = du_call("start", "9116", NULL, NULL, &msg);
 	const char *del[] = { "ip", "link", "del", "strtbr9116", NULL };
 	if (r != 0) {
 		tu_run(del, NULL);
 		cr_assert_fail("start bridged: %s", msg);
 	}
 	char mpath[4096];
-	snprintf(mpath, sizeof(mpath), "%s/class/net/veth9116/master", sysfs);
+	snprintf(mpath, sizeof(mpath), "%s/class/net/veth9116/master", du.sysfs);
 	n = readlink(mpath, master, sizeof(master) - 1);
 	if (n > 0)
 		master[n] = '\0';
 	const char *sh[] = { "/bin/sh", "-c", "ls /sys/class/net", NULL };
-	exec_out("9116", sh, &out);
-	call("stop", "9116", NULL, NULL, NULL);
+	du_exec_out("9116", sh, &out);
+	du_call("stop", "9116", NULL, NULL, NULL);
 	bool veth_left = link_exists("veth9116");
 	tu_run(del, NULL);
 	cr_assert(strstr(master, "strtbr9116"), "host veth not on the bridge: `%s`", master);
@@ -1164,54 +864,55 @@ Test(daemon, suspend_resume_or_keep_running)
 	json_t *res = NULL;
 	int r;
 
-	cr_assert_eq(call("create", "9117", json_pack("{s:s}", "ostemplate", "tiny"), NULL, &msg),
-		     0, "%s", msg);
-	cr_assert_eq(call("resume", "9117", NULL, NULL, NULL), 17, "resume without a checkpoint");
-	cr_assert_eq(call("suspend", "9117", NULL, NULL, NULL), 31, "suspend a stopped one");
-	cr_assert_eq(call("start", "9117", NULL, NULL, &msg), 0, "%s", msg);
-	r = call("suspend", "9117", NULL, NULL, &msg);
+	cr_assert_eq(
+		du_call("create", "9117", json_pack("{s:s}", "ostemplate", "tiny"), NULL, &msg), 0,
+		"%s", msg);
+	cr_assert_eq(du_call("resume", "9117", NULL, NULL, NULL), 17,
+		     "resume without a checkpoint");
+	cr_assert_eq(du_call("suspend", "9117", NULL, NULL, NULL), 31, "suspend a stopped one");
+	cr_assert_eq(du_call("start", "9117", NULL, NULL, &msg), 0, "%s", msg);
+	r = du_call("suspend", "9117", NULL, NULL, &msg);
 	const char *hn[] = { "/bin/testinit", "hostname", NULL };
-	char why[sizeof(last_msg)];
+	char why[sizeof(du.last_msg)];
 	snprintf(why, sizeof(why), "%s", msg);
 	if (r != 0) {
 		/* a failed checkpoint leaves the container running as it was */
 		cr_assert_eq(r, 16, "suspend failed with %d: %s", r, why);
-		cr_assert(status_running("9117"), "a failed suspend stopped the container");
-		cr_assert_eq(exec_out("9117", hn, NULL), 0);
+		cr_assert(du_running("9117"), "a failed suspend stopped the container");
+		cr_assert_eq(du_exec_out("9117", hn, NULL), 0);
 		fprintf(stderr, "daemon: suspend refused (container kept running): %s\n", why);
 		return;
 	}
-	cr_assert_eq(call("status", "9117", NULL, &res, NULL), 0);
+	cr_assert_eq(du_call("status", "9117", NULL, &res, NULL), 0);
 	cr_assert(json_is_true(json_object_get(res, "suspended")));
 	cr_assert(json_is_false(json_object_get(res, "running")));
 	json_decref(res);
-	cr_assert_eq(call("start", "9117", NULL, NULL, NULL), 17, "start of a suspended one");
-	cr_assert_eq(call("resume", "9117", NULL, NULL, &msg), 0, "%s", msg);
-	cr_assert(status_running("9117"));
-	cr_assert_eq(exec_out("9117", hn, &out), 0);
+	cr_assert_eq(du_call("start", "9117", NULL, NULL, NULL), 17, "start of a suspended one");
+	cr_assert_eq(du_call("resume", "9117", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert(du_running("9117"));
+	cr_assert_eq(du_exec_out("9117", hn, &out), 0);
 }
 
 Test(daemon, lxcfs_view_from_inside)
 {
-	_cleanup_free_ char *text = tu_read_file(conf), *more = NULL, *out = NULL;
+	_cleanup_free_ char *out = NULL;
 	char *msg = NULL;
 
 	if (access("/usr/bin/lxcfs", X_OK) < 0 || !tu_have_busybox())
 		skip_test("no lxcfs or busybox here");
-	cr_assert_geq(asprintf(&more, "%sLXCFS=yes\n", text), 0);
-	cr_assert_eq(tu_write_file(conf, more), 0);
-	daemon_kill9();
-	daemon_start();
+	du_conf_addf("LXCFS=yes\n");
+	du_daemon_kill9();
+	du_daemon_start();
 	cr_assert_eq(
-		call("create", "9118",
-		     json_pack("{s:s,s:{s:s}}", "ostemplate", "tiny", "options", "ram", "256M"),
-		     NULL, &msg),
+		du_call("create", "9118",
+			json_pack("{s:s,s:{s:s}}", "ostemplate", "tiny", "options", "ram", "256M"),
+			NULL, &msg),
 		0, "%s", msg);
-	cr_assert_eq(call("start", "9118", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(du_call("start", "9118", NULL, NULL, &msg), 0, "%s", msg);
 	const char *mi[] = { "/bin/sh", "-c", "grep MemTotal /proc/meminfo", NULL };
-	cr_assert_eq(exec_out("9118", mi, &out), 0);
+	cr_assert_eq(du_exec_out("9118", mi, &out), 0);
 	cr_assert(strstr(out, "262144 kB"), "MemTotal inside is not the 256M limit: %s", out);
-	cr_assert_eq(call("stop", "9118", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(du_call("stop", "9118", NULL, NULL, &msg), 0, "%s", msg);
 }
 
 Test(daemon, broken_config_is_named_with_file_and_line)
@@ -1220,24 +921,24 @@ Test(daemon, broken_config_is_named_with_file_and_line)
 	json_t *res = NULL;
 	char *msg = NULL;
 
-	cr_assert_geq(asprintf(&path, "%s/ct/9119.conf", tmp), 0);
+	cr_assert_geq(asprintf(&path, "%s/ct/9119.conf", du.tmp), 0);
 	cr_assert_eq(tu_write_file(path, "OSTEMPLATE=\"tiny\"\nID_BASE=\"2000000\"\nFROB=\"1\"\n"),
 		     0);
-	kill(daemon_pid, SIGHUP); /* re-read the container configs */
+	kill(du.pid, SIGHUP); /* re-read the container configs */
 	for (int i = 0; i < 100; i++) {
-		if (call("status", "9119", NULL, &res, NULL) == 0)
+		if (du_call("status", "9119", NULL, &res, NULL) == 0)
 			break;
 		usleep(10000);
 	}
 	cr_assert_not_null(res, "the daemon did not pick up the new config on SIGHUP");
 	cr_assert(json_is_true(json_object_get(res, "exist")));
 	json_decref(res);
-	cr_assert_eq(call("start", "9119", NULL, NULL, &msg), 109, "%s", msg);
+	cr_assert_eq(du_call("start", "9119", NULL, NULL, &msg), 109, "%s", msg);
 	cr_assert(strstr(msg, "9119.conf:3") && strstr(msg, "FROB"), "%s", msg);
 	cr_assert_eq(
 		tu_write_file(path, "OSTEMPLATE=\"tiny\"\nID_BASE=\"2000000\"\nCPUUNITS=\"1\"\n"),
 		0);
-	cr_assert_eq(call("start", "9119", NULL, NULL, &msg), 109, "%s", msg);
+	cr_assert_eq(du_call("start", "9119", NULL, NULL, &msg), 109, "%s", msg);
 	cr_assert(strstr(msg, "9119.conf:3") && strstr(msg, "8 to 500000"), "%s", msg);
 }
 
@@ -1249,23 +950,24 @@ Test(daemon, overlapping_id_base_is_refused)
 	char *msg = NULL, text[256];
 	size_t i;
 
-	cr_assert_eq(call("create", "9143", json_pack("{s:s}", "ostemplate", "tiny"), NULL, &msg),
-		     0, "%s", msg);
-	cr_assert_eq(call("list", NULL, json_pack("{s:b}", "all", 1), &res, NULL), 0);
+	cr_assert_eq(
+		du_call("create", "9143", json_pack("{s:s}", "ostemplate", "tiny"), NULL, &msg), 0,
+		"%s", msg);
+	cr_assert_eq(du_call("list", NULL, json_pack("{s:b}", "all", 1), &res, NULL), 0);
 	json_array_foreach (json_object_get(res, "containers"), i, c) {
 		if (!strcmp(json_string_value(json_object_get(c, "ctid")), "9143"))
 			base = json_string_value(json_object_get(c, "id_base"));
 	}
 	cr_assert_not_null(base);
 	/* a hand-written config that reuses 9143's host ids */
-	cr_assert_geq(asprintf(&path, "%s/ct/9144.conf", tmp), 0);
+	cr_assert_geq(asprintf(&path, "%s/ct/9144.conf", du.tmp), 0);
 	snprintf(text, sizeof(text), "OSTEMPLATE=\"tiny\"\nID_BASE=\"%s\"\n", base);
 	json_decref(res);
 	cr_assert_eq(tu_write_file(path, text), 0);
-	kill(daemon_pid, SIGHUP);
-	for (int k = 0; k < 100 && call("status", "9144", NULL, NULL, NULL) != 0; k++)
+	kill(du.pid, SIGHUP);
+	for (int k = 0; k < 100 && du_call("status", "9144", NULL, NULL, NULL) != 0; k++)
 		usleep(10000);
-	cr_assert_eq(call("start", "9144", NULL, NULL, &msg), 109, "%s", msg);
+	cr_assert_eq(du_call("start", "9144", NULL, NULL, &msg), 109, "%s", msg);
 	cr_assert(strstr(msg, "9143"), "%s", msg);
 }
 
@@ -1275,7 +977,7 @@ static unsigned long long capbnd(const char *ctid)
 	const char *sh[] = { "/bin/sh", "-c", "grep CapBnd /proc/1/status", NULL };
 	char *p;
 
-	cr_assert_eq(exec_out(ctid, sh, &out), 0);
+	cr_assert_eq(du_exec_out(ctid, sh, &out), 0);
 	p = strchr(out, ':');
 	cr_assert_not_null(p, "%s", out);
 	return strtoull(p + 1, NULL, 16);
@@ -1288,20 +990,21 @@ Test(daemon, capability_setting_shapes_the_bounding_set)
 
 	if (!tu_have_busybox())
 		skip_test("no busybox grep");
-	cr_assert_eq(call("create", "9145", json_pack("{s:s}", "ostemplate", "tiny"), NULL, &msg),
-		     0, "%s", msg);
-	cr_assert_eq(call("start", "9145", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(
+		du_call("create", "9145", json_pack("{s:s}", "ostemplate", "tiny"), NULL, &msg), 0,
+		"%s", msg);
+	cr_assert_eq(du_call("start", "9145", NULL, NULL, &msg), 0, "%s", msg);
 	def = capbnd("9145");
 	cr_assert_not(def & (1ULL << 16), "sys_module in the default bounding set: %llx", def);
 	cr_assert_not(def & (1ULL << 25), "sys_time in the default bounding set: %llx", def);
 	cr_assert(def & (1ULL << 21), "sys_admin missing from a system container: %llx", def);
-	cr_assert_eq(call("stop", "9145", NULL, NULL, &msg), 0, "%s", msg);
-	cr_assert_eq(call("set", "9145",
-			  json_pack("{s:{s:s},s:b}", "options", "capability",
-				    "sys_time:on,net_raw:off", "save", 1),
-			  NULL, &msg),
+	cr_assert_eq(du_call("stop", "9145", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(du_call("set", "9145",
+			     json_pack("{s:{s:s},s:b}", "options", "capability",
+				       "sys_time:on,net_raw:off", "save", 1),
+			     NULL, &msg),
 		     0, "%s", msg);
-	cr_assert_eq(call("start", "9145", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(du_call("start", "9145", NULL, NULL, &msg), 0, "%s", msg);
 	with = capbnd("9145");
 	cr_assert(with & (1ULL << 25), "CAPABILITY=sys_time:on not applied: %llx", with);
 	cr_assert_not(with & (1ULL << 13), "CAPABILITY=net_raw:off not applied: %llx", with);
@@ -1312,20 +1015,23 @@ Test(daemon, template_layer_stays_mounted_until_template_remove)
 	_cleanup_free_ char *layer = NULL;
 	char *msg = NULL;
 
-	make_template("spare", NULL);
-	cr_assert_geq(asprintf(&layer, "%s/run/templates/spare@1 ", tmp), 0);
-	cr_assert_eq(call("create", "9146", json_pack("{s:s}", "ostemplate", "spare"), NULL, &msg),
-		     0, "%s", msg);
-	cr_assert_eq(call("start", "9146", NULL, NULL, &msg), 0, "%s", msg);
-	cr_assert_eq(call("stop", "9146", NULL, NULL, &msg), 0, "%s", msg);
-	cr_assert(mounted_under(layer), "the layer was unmounted with its last container");
+	du_make_template("spare", NULL);
+	cr_assert_geq(asprintf(&layer, "%s/run/templates/spare@1 ", du.tmp), 0);
+	cr_assert_eq(
+		du_call("create", "9146", json_pack("{s:s}", "ostemplate", "spare"), NULL, &msg), 0,
+		"%s", msg);
+	cr_assert_eq(du_call("start", "9146", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(du_call("stop", "9146", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert(du_mounted_under(layer), "the layer was unmounted with its last container");
 	/* held across a daemon restart too */
-	daemon_kill9();
-	daemon_start();
-	cr_assert_eq(call("template-remove", NULL, json_pack("{s:s}", "name", "spare"), NULL, &msg),
-		     9, "removed while container 9146 uses it: %s", msg);
-	cr_assert_eq(call("destroy", "9146", NULL, NULL, &msg), 0, "%s", msg);
-	cr_assert_eq(call("template-remove", NULL, json_pack("{s:s}", "name", "spare"), NULL, &msg),
-		     0, "%s", msg);
-	cr_assert_not(mounted_under(layer), "template-remove left its layer mounted");
+	du_daemon_kill9();
+	du_daemon_start();
+	cr_assert_eq(
+		du_call("template-remove", NULL, json_pack("{s:s}", "name", "spare"), NULL, &msg),
+		9, "removed while container 9146 uses it: %s", msg);
+	cr_assert_eq(du_call("destroy", "9146", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(
+		du_call("template-remove", NULL, json_pack("{s:s}", "name", "spare"), NULL, &msg),
+		0, "%s", msg);
+	cr_assert_not(du_mounted_under(layer), "template-remove left its layer mounted");
 }

@@ -8,6 +8,7 @@
  * host and vanish with the test process. Containers 9600-9699, files under
  * /tmp/stnet-XXXXXX, cgroup subtree stnet-<pid>, devices stn*, addresses in
  * 10.214.0.0/16 and fd00:214::/64. Host tools: busybox (ping, nc), iperf3.
+ * The harness is tests/helpers/daemonutil.h.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -31,111 +32,11 @@
 
 #include "cli/client.h"
 #include "ksal/cleanup.h"
+#include "tests/helpers/daemonutil.h"
 #include "tests/helpers/testutil.h"
-
-static char *tmp;	 /* /tmp/stnet-XXXXXX */
-static char *sock;	 /* its socket */
-static char *conf;	 /* its strata.conf */
-static char subtree[64]; /* stnet-<pid> */
-static pid_t daemon_pid = -1;
-static char last_msg[4096];
 
 #define HOST_ADDR "10.214.255.1" /* the "host"'s own address, on stnup0 */
 #define POOL "10.214.1.1/24"
-
-static void daemon_start(void)
-{
-	pid_t pid = fork();
-
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		_cleanup_free_ char *log = NULL;
-		int fd = asprintf(&log, "%s/stratad.out", tmp) < 0
-				 ? -1
-				 : open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execl(STRATAD_PATH, "stratad", "--config", conf, "--foreground", "--log-level",
-		      "debug", (char *)NULL);
-		_exit(127);
-	}
-	daemon_pid = pid;
-	for (int i = 0; i < 500; i++) {
-		_cleanup_error_ struct st_error *err = NULL;
-		json_t *req = json_pack("{s:s}", "verb", "ping");
-		int r = st_client_call(sock, req, NULL, 0, NULL, NULL, NULL, &err);
-		json_decref(req);
-		if (r == 0)
-			return;
-		if (waitpid(pid, NULL, WNOHANG) == pid) {
-			daemon_pid = -1;
-			cr_assert_fail("stratad exited at start (see %s/stratad.out)", tmp);
-		}
-		usleep(10000);
-	}
-	cr_assert_fail("stratad did not answer within 5 s");
-}
-
-static void daemon_kill9(void)
-{
-	if (daemon_pid > 0) {
-		kill(daemon_pid, SIGKILL);
-		waitpid(daemon_pid, NULL, 0);
-	}
-	daemon_pid = -1;
-}
-
-static int call(const char *verb, const char *ctid, json_t *args, json_t **result, char **msg)
-{
-	_cleanup_error_ struct st_error *err = NULL;
-	json_t *req = json_pack("{s:s}", "verb", verb);
-	int r;
-
-	if (ctid)
-		json_object_set_new(req, "ctid", json_string(ctid));
-	if (args)
-		json_object_set_new(req, "args", args);
-	r = st_client_call(sock, req, NULL, 0, NULL, NULL, result, &err);
-	json_decref(req);
-	snprintf(last_msg, sizeof(last_msg), "%s", err && err->msg ? err->msg : "");
-	if (msg)
-		*msg = last_msg;
-	return r == 0 ? 0 : st_error_exit(err);
-}
-
-/* A shell command in the container: exit code, output in *out if wanted. */
-static int ct_sh(const char *ctid, const char *cmd, char **out)
-{
-	_cleanup_error_ struct st_error *err = NULL;
-	json_t *req, *result = NULL;
-	int p[2], fds[3], code;
-	char buf[8192];
-	ssize_t n, len = 0;
-
-	req = json_pack("{s:s,s:s,s:{s:[s,s,s]}}", "verb", "exec", "ctid", ctid, "args", "argv",
-			"/bin/sh", "-c", cmd);
-	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	fds[1] = p[1];
-	fds[2] = p[1];
-	code = st_client_call(sock, req, fds, 3, NULL, NULL, &result, &err);
-	json_decref(req);
-	close(fds[0]);
-	close(p[1]);
-	while (len < (ssize_t)sizeof(buf) - 1 &&
-	       (n = read(p[0], buf + len, sizeof(buf) - 1 - (size_t)len)) > 0)
-		len += n;
-	buf[len] = '\0';
-	close(p[0]);
-	cr_assert_eq(code, 0, "exec `%s` in %s: %s", cmd, ctid, err ? err->msg : "");
-	code = (int)json_integer_value(json_object_get(result, "exit_code"));
-	json_decref(result);
-	if (out)
-		*out = strdup(buf);
-	return code;
-}
 
 /* A host command (in the test's network namespace): exit code, output. */
 static int host_sh(const char *cmd, char **out)
@@ -172,7 +73,7 @@ static bool ct_ping(const char *ctid, const char *addr)
 	cr_assert_geq(asprintf(&cmd, "ping -%c -c 1 -W 2 %s >/dev/null 2>&1",
 			       strchr(addr, ':') ? '6' : '4', addr),
 		      0);
-	return ct_sh(ctid, cmd, NULL) == 0;
+	return du_sh(ctid, cmd, NULL) == 0;
 }
 
 /* A one-shot TCP server in the container answering `word` on port. */
@@ -184,7 +85,7 @@ static void ct_tcp_server(const char *ctid, int port, const char *word)
 			       "nc -l -p %d -e /bin/echo %s </dev/null >/dev/null 2>&1 & sleep 0.2",
 			       port, word),
 		      0);
-	cr_assert_eq(ct_sh(ctid, cmd, NULL), 0);
+	cr_assert_eq(du_sh(ctid, cmd, NULL), 0);
 }
 
 /* Connect from the host to addr:port and read a line. */
@@ -230,7 +131,7 @@ static bool ct_tcp_reads(const char *ctid, const char *addr, int port, const cha
 	_cleanup_free_ char *cmd = NULL, *out = NULL;
 
 	cr_assert_geq(asprintf(&cmd, "nc -w 3 %s %d </dev/null", addr, port), 0);
-	ct_sh(ctid, cmd, &out);
+	du_sh(ctid, cmd, &out);
 	return out && strstr(out, want);
 }
 
@@ -287,184 +188,39 @@ static bool proxy_neigh_has(const char *addr)
 	return out && strstr(out, w);
 }
 
-static bool running(const char *ctid)
-{
-	json_t *res = NULL;
-	bool r;
-
-	cr_assert_eq(call("status", ctid, NULL, &res, NULL), 0);
-	r = json_is_true(json_object_get(res, "running"));
-	json_decref(res);
-	return r;
-}
-
-static pid_t ct_pid(const char *ctid)
-{
-	json_t *res = NULL, *c;
-	size_t i;
-	pid_t pid = -1;
-
-	cr_assert_eq(call("list", NULL, json_pack("{s:b}", "all", 1), &res, NULL), 0);
-	json_array_foreach (json_object_get(res, "containers"), i, c)
-		if (!strcmp(json_string_value(json_object_get(c, "ctid")), ctid) &&
-		    json_is_integer(json_object_get(c, "pid")))
-			pid = (pid_t)json_integer_value(json_object_get(c, "pid"));
-	json_decref(res);
-	return pid;
-}
-
-static bool mounted_under(const char *prefix)
-{
-	_cleanup_free_ char *m = tu_read_file("/proc/self/mounts");
-
-	return m && strstr(m, prefix);
-}
-
-static void make_template(const char *name)
-{
-	_cleanup_free_ char *root = NULL, *img = NULL, *out = NULL;
-	char *msg = NULL;
-
-	cr_assert_geq(asprintf(&root, "%s/rootfs-%s", tmp, name), 0);
-	cr_assert_geq(asprintf(&img, "%s/%s.sqfs", tmp, name), 0);
-	cr_assert_eq(tu_mkrootfs(root), 0);
-	const char *argv[] = { "mksquashfs", root, img, "-noappend", "-quiet", "-all-root", NULL };
-	cr_assert_eq(tu_run(argv, &out), 0, "mksquashfs: %s", out ? out : "");
-	cr_assert_eq(call("template-import", NULL,
-			  json_pack("{s:s,s:s}", "name", name, "file", img), NULL, &msg),
-		     0, "template-import: %s", msg);
-}
-
 static void setup(void)
 {
-	_cleanup_free_ char *text = NULL;
-
-	if (!tu_is_root())
-		cr_skip_test("needs root");
-	if (access(STRATAD_PATH, X_OK) < 0)
-		cr_skip_test("stratad not built");
-	if (!tu_have_busybox())
+	if (tu_is_root() && !tu_have_busybox())
 		cr_skip_test("no static busybox for the test containers");
 	/* this test process and its daemon get a network namespace of their own */
-	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare netns: %s", strerror(errno));
-	cr_assert_eq(
-		host_sh("ip link set lo up && ip link add stnup0 type veth peer name stnup1 && "
-			"ip link set stnup1 up && "
-			"ip link set stnup0 up && ip addr add " HOST_ADDR "/24 dev stnup0 && "
-			"ip addr add fd00:214::ff:1/112 dev stnup0 nodad",
-			NULL),
-		0);
-	tmp = tu_tmpdir("stnet");
-	cr_assert_not_null(tmp);
-	cr_assert_eq(chmod(tmp, 0755), 0);
-	snprintf(subtree, sizeof(subtree), "stnet-%d", (int)getpid());
-	cr_assert_geq(asprintf(&sock, "%s/run/strata.sock", tmp), 0);
-	cr_assert_geq(asprintf(&conf, "%s/strata.conf", tmp), 0);
-	cr_assert_geq(asprintf(&text,
-			       "CONF_DIR=%1$s/ct\nSTATE_DIR=%1$s/state\nRUN_DIR=%1$s/run\n"
-			       "TEMPLATE_DIR=%1$s/templates\nPRIVATE_DIR=%1$s/private\n"
-			       "ROOT_DIR=%1$s/root\nSOCKET=%2$s\nSAMPLES_DIR=%1$s/samples\n"
-			       "CGROUP_SUBTREE=%3$s\nINIT_PATH=%4$s\nSTOP_TIMEOUT=10\nLXCFS=no\n"
-			       "LOG_FILE=%1$s/stratad.log\nNEIGHBOUR_DEVS=stnup0\n"
-			       "IP_POOL=" POOL "\n",
-			       tmp, sock, subtree, STRATA_INIT_PATH),
-		      0);
-	cr_assert_eq(tu_write_file(conf, text), 0);
-	daemon_start();
-	make_template("tiny");
-}
-
-static void teardown(void)
-{
-	_cleanup_free_ char *statedir = NULL;
-	DIR *d;
-	struct dirent *e;
-
-	if (!tmp)
-		return;
-	if (daemon_pid > 0) {
-		json_t *res = NULL;
-		if (call("list", NULL, json_pack("{s:b}", "all", 1), &res, NULL) == 0) {
-			size_t i;
-			json_t *c;
-			json_array_foreach (json_object_get(res, "containers"), i, c)
-				call("stop", json_string_value(json_object_get(c, "ctid")),
-				     json_pack("{s:b}", "fast", 1), NULL, NULL);
-		}
-		json_decref(res);
-	}
-	daemon_kill9();
-	if (asprintf(&statedir, "%s/run/ct", tmp) >= 0 && (d = opendir(statedir))) {
-		while ((e = readdir(d))) {
-			_cleanup_free_ char *p = NULL;
-			json_t *j;
-			if (!strstr(e->d_name, ".state") ||
-			    asprintf(&p, "%s/%s", statedir, e->d_name) < 0)
-				continue;
-			j = json_load_file(p, 0, NULL);
-			if (j && json_integer_value(json_object_get(j, "pid")) > 1)
-				kill((pid_t)json_integer_value(json_object_get(j, "pid")), SIGKILL);
-			json_decref(j);
-		}
-		closedir(d);
-		usleep(100000);
-	}
-	for (int pass = 0; pass < 10 && mounted_under(tmp); pass++) {
-		_cleanup_free_ char *m = tu_read_file("/proc/self/mounts");
-		char *save = NULL;
-		for (char *line = strtok_r(m, "\n", &save); line;
-		     line = strtok_r(NULL, "\n", &save)) {
-			char dev[512], mnt[512];
-			if (sscanf(line, "%511s %511s", dev, mnt) == 2 &&
-			    !strncmp(mnt, tmp, strlen(tmp)))
-				umount2(mnt, MNT_DETACH);
-		}
-	}
-	if ((d = opendir("/sys/fs/cgroup"))) {
-		while ((e = readdir(d))) {
-			char top[512];
-			DIR *sd;
-			struct dirent *se;
-			if (e->d_name[0] == '.')
-				continue;
-			snprintf(top, sizeof(top), "/sys/fs/cgroup/%s/%s", e->d_name, subtree);
-			if ((sd = opendir(top))) {
-				while ((se = readdir(sd))) {
-					char sub[800];
-					if (se->d_name[0] == '.' || se->d_type != DT_DIR)
-						continue;
-					snprintf(sub, sizeof(sub), "%s/%s", top, se->d_name);
-					rmdir(sub);
-				}
-				closedir(sd);
-			}
-			rmdir(top);
-		}
-		closedir(d);
-	}
-	tu_rm_rf(tmp);
-	free(tmp);
-	free(sock);
-	free(conf);
-	tmp = sock = conf = NULL;
+	du_setup(&(struct du_opts){ .prefix = "stnet", .netns = true });
+	cr_assert_eq(host_sh("ip link add stnup0 type veth peer name stnup1 && "
+			     "ip link set stnup1 up && "
+			     "ip link set stnup0 up && ip addr add " HOST_ADDR "/24 dev stnup0 && "
+			     "ip addr add fd00:214::ff:1/112 dev stnup0 nodad",
+			     NULL),
+		     0);
+	du_conf_addf("NEIGHBOUR_DEVS=stnup0\nIP_POOL=" POOL "\n");
+	du_daemon_start();
+	du_make_template("tiny", NULL);
 	/* the network namespace, its links and routes go with this process */
 }
 
-TestSuite(netd, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(netd, .init = setup, .fini = du_teardown, .timeout = 120);
 
 static void create_start(const char *ctid, json_t *args)
 {
 	char *msg = NULL;
 
 	json_object_set_new(args, "ostemplate", json_string("tiny"));
-	cr_assert_eq(call("create", ctid, args, NULL, &msg), 0, "create %s: %s", ctid, msg);
-	cr_assert_eq(call("start", ctid, NULL, NULL, &msg), 0, "start %s: %s", ctid, msg);
+	cr_assert_eq(du_call("create", ctid, args, NULL, &msg), 0, "create %s: %s", ctid, msg);
+	cr_assert_eq(du_call("start", ctid, NULL, NULL, &msg), 0, "start %s: %s", ctid, msg);
 }
 
 static int set_opt(const char *ctid, const char *opt, const char *val, bool save)
 {
-	return call("set", ctid, json_pack("{s:{s:s},s:b}", "options", opt, val, "save", save),
-		    NULL, NULL);
+	return du_call("set", ctid, json_pack("{s:{s:s},s:b}", "options", opt, val, "save", save),
+		       NULL, NULL);
 }
 
 /* The pool address auto gave ctid (its IP_ADDRESS). */
@@ -474,7 +230,7 @@ static char *ct_ip(const char *ctid)
 	size_t i;
 	char *ip = NULL;
 
-	cr_assert_eq(call("list", NULL, json_pack("{s:b}", "all", 1), &res, NULL), 0);
+	cr_assert_eq(du_call("list", NULL, json_pack("{s:b}", "all", 1), &res, NULL), 0);
 	json_array_foreach (json_object_get(res, "containers"), i, c)
 		if (!strcmp(json_string_value(json_object_get(c, "ctid")), ctid) &&
 		    json_string_value(json_object_get(c, "ip")))
@@ -515,7 +271,7 @@ Test(netd, routed_v4_v6_ping_tcp_live_ipadd_and_clean_stop)
 	cr_assert(ct_tcp_reads("9601", "fd00:214::1:21", 7004, "ctct6"), "ct -> ct TCP v6");
 
 	/* the daemon wrote the guest's name files */
-	ct_sh("9601", "cat /etc/hosts /etc/hostname", &hosts);
+	du_sh("9601", "cat /etc/hosts /etc/hostname", &hosts);
 	cr_assert(strstr(hosts, "10.214.1.20\tweb.stnet web") && strstr(hosts, "localhost"),
 		  "/etc/hosts: %s", hosts);
 	{
@@ -523,7 +279,7 @@ Test(netd, routed_v4_v6_ping_tcp_live_ipadd_and_clean_stop)
 		char ns[256];
 		const char *l = host_rc ? strstr(host_rc, "nameserver ") : NULL;
 
-		ct_sh("9601", "cat /etc/resolv.conf", &rc);
+		du_sh("9601", "cat /etc/resolv.conf", &rc);
 		cr_assert(strstr(rc, "search stnet.example\nnameserver 10.214.255.53\n"),
 			  "resolv.conf: %s", rc);
 		/* NAMESERVER=inherit: the host's first nameserver too */
@@ -533,15 +289,15 @@ Test(netd, routed_v4_v6_ping_tcp_live_ipadd_and_clean_stop)
 
 	/* live ipadd / ipdel change what is reachable, without a restart */
 	cr_assert_not(host_ping("10.214.1.50"));
-	cr_assert_eq(set_opt("9601", "ipadd", "10.214.1.50", true), 0, "ipadd: %s", last_msg);
+	cr_assert_eq(set_opt("9601", "ipadd", "10.214.1.50", true), 0, "ipadd: %s", du.last_msg);
 	cr_assert(host_ping("10.214.1.50"), "live ipadd not reachable");
 	cr_assert(proxy_neigh_has("10.214.1.50"), "no proxy ARP entry on NEIGHBOUR_DEVS");
-	cr_assert_eq(set_opt("9601", "ipdel", "10.214.1.20", true), 0, "ipdel: %s", last_msg);
+	cr_assert_eq(set_opt("9601", "ipdel", "10.214.1.20", true), 0, "ipdel: %s", du.last_msg);
 	cr_assert_not(host_ping("10.214.1.20"), "deleted address still answers");
 	cr_assert_not(proxy_neigh_has("10.214.1.20"), "proxy entry of a deleted address left");
 	cr_assert(host_ping("10.214.1.50"));
 
-	cr_assert_eq(call("stop", "9601", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(du_call("stop", "9601", NULL, NULL, &msg), 0, "%s", msg);
 	const char *a1[] = { "10.214.1.20", "10.214.1.50", "fd00:214::1:20", NULL };
 	left = net_leftover("9601", a1);
 	cr_assert_null(left, "after stop: %s", left);
@@ -576,7 +332,7 @@ Test(netd, bridged_v4_v6_ping_and_tcp)
 	cr_assert(host_tcp_reads("10.214.2.11", 7011, "br4"), "host -> ct TCP v4");
 	ct_tcp_server("9612", 7012, "br6");
 	cr_assert(ct_tcp_reads("9611", "fd00:214::2:12", 7012, "br6"), "ct -> ct TCP v6");
-	cr_assert_eq(call("stop", "9611", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(du_call("stop", "9611", NULL, NULL, &msg), 0, "%s", msg);
 	const char *none[] = { NULL };
 	char *left = net_leftover("9611", none);
 	cr_assert_null(left, "after stop: %s", left);
@@ -592,17 +348,17 @@ Test(netd, teardown_after_init_kill9_and_destroy_releases_address)
 	create_start("9621", json_pack("{s:[s,s]}", "ipadd", "auto", "fd00:214::1:30"));
 	cr_assert(host_ping("10.214.1.2"));
 	cr_assert(proxy_neigh_has("10.214.1.2") && proxy_neigh_has("fd00:214::1:30"));
-	pid = ct_pid("9621");
+	pid = du_ct_pid("9621");
 	cr_assert_gt(pid, 1);
 	kill(pid, SIGKILL);
-	for (int i = 0; i < 300 && running("9621"); i++)
+	for (int i = 0; i < 300 && du_running("9621"); i++)
 		usleep(10000);
-	cr_assert_not(running("9621"), "still running after its init was killed");
+	cr_assert_not(du_running("9621"), "still running after its init was killed");
 	left = net_leftover("9621", a);
 	cr_assert_null(left, "after kill -9 of the init: %s", left);
 
 	/* destroy frees the address: the pool hands it out again */
-	cr_assert_eq(call("destroy", "9621", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(du_call("destroy", "9621", NULL, NULL, &msg), 0, "%s", msg);
 	left = net_leftover("9621", a);
 	cr_assert_null(left, "after destroy: %s", left);
 	create_start("9622", json_pack("{s:[s]}", "ipadd", "auto"));
@@ -618,15 +374,15 @@ Test(netd, daemon_restart_keeps_networking_and_stop_still_tears_down)
 
 	create_start("9631", json_pack("{s:[s]}", "ipadd", "10.214.1.40"));
 	/* a live address that is not saved: only the runtime state knows it */
-	cr_assert_eq(set_opt("9631", "ipadd", "10.214.1.41", false), 0, "%s", last_msg);
+	cr_assert_eq(set_opt("9631", "ipadd", "10.214.1.41", false), 0, "%s", du.last_msg);
 	cr_assert(host_ping("10.214.1.41"));
-	daemon_kill9();
+	du_daemon_kill9();
 	cr_assert(host_ping("10.214.1.40"), "network lost with the daemon");
-	daemon_start();
-	cr_assert(running("9631"));
+	du_daemon_start();
+	cr_assert(du_running("9631"));
 	cr_assert(host_ping("10.214.1.40") && host_ping("10.214.1.41"),
 		  "network lost after the daemon restart");
-	cr_assert_eq(call("stop", "9631", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(du_call("stop", "9631", NULL, NULL, &msg), 0, "%s", msg);
 	left = net_leftover("9631", a);
 	cr_assert_null(left, "stop after daemon restart: %s", left);
 }
@@ -635,39 +391,42 @@ Test(netd, duplicate_host_and_bad_addresses_refused)
 {
 	char *msg = NULL;
 
-	cr_assert_eq(call("create", "9641",
-			  json_pack("{s:s,s:[s]}", "ostemplate", "tiny", "ipadd", "10.214.1.10"),
-			  NULL, &msg),
+	cr_assert_eq(du_call("create", "9641",
+			     json_pack("{s:s,s:[s]}", "ostemplate", "tiny", "ipadd", "10.214.1.10"),
+			     NULL, &msg),
 		     0, "%s", msg);
 	/* another container's address: 78, named */
-	cr_assert_eq(call("create", "9642",
-			  json_pack("{s:s,s:[s]}", "ostemplate", "tiny", "ipadd", "10.214.1.10"),
-			  NULL, &msg),
+	cr_assert_eq(du_call("create", "9642",
+			     json_pack("{s:s,s:[s]}", "ostemplate", "tiny", "ipadd", "10.214.1.10"),
+			     NULL, &msg),
 		     78);
 	cr_assert(strstr(msg, "10.214.1.10") && strstr(msg, "9641"), "%s", msg);
-	cr_assert_eq(call("create", "9642", json_pack("{s:s}", "ostemplate", "tiny"), NULL, &msg),
-		     0, "%s", msg);
+	cr_assert_eq(
+		du_call("create", "9642", json_pack("{s:s}", "ostemplate", "tiny"), NULL, &msg), 0,
+		"%s", msg);
 	cr_assert_eq(set_opt("9642", "ipadd", "10.214.1.10", true), 78);
-	cr_assert(strstr(last_msg, "10.214.1.10"), "%s", last_msg);
+	cr_assert(strstr(du.last_msg, "10.214.1.10"), "%s", du.last_msg);
 	/* an address the host has */
 	cr_assert_eq(set_opt("9642", "ipadd", HOST_ADDR, true), 78);
-	cr_assert(strstr(last_msg, HOST_ADDR) && strstr(last_msg, "host"), "%s", last_msg);
+	cr_assert(strstr(du.last_msg, HOST_ADDR) && strstr(du.last_msg, "host"), "%s", du.last_msg);
 	/* bad ones, each named */
 	cr_assert_neq(set_opt("9642", "ipadd", "300.1.2.3", true), 0);
-	cr_assert(strstr(last_msg, "300.1.2.3"), "%s", last_msg);
+	cr_assert(strstr(du.last_msg, "300.1.2.3"), "%s", du.last_msg);
 	cr_assert_neq(set_opt("9642", "ipadd", "10.214.3.0/24", true), 0);
-	cr_assert(strstr(last_msg, "10.214.3.0/24") && strstr(last_msg, "network"), "%s", last_msg);
+	cr_assert(strstr(du.last_msg, "10.214.3.0/24") && strstr(du.last_msg, "network"), "%s",
+		  du.last_msg);
 	cr_assert_neq(set_opt("9642", "ipadd", "10.214.1.255", true), 0);
-	cr_assert(strstr(last_msg, "10.214.1.255") && strstr(last_msg, "pool"), "%s", last_msg);
+	cr_assert(strstr(du.last_msg, "10.214.1.255") && strstr(du.last_msg, "pool"), "%s",
+		  du.last_msg);
 	/* no IPv6 pool configured: a clear error */
 	cr_assert_neq(set_opt("9642", "ipadd", "auto6", true), 0);
-	cr_assert(strstr(last_msg, "IP6_POOL"), "%s", last_msg);
+	cr_assert(strstr(du.last_msg, "IP6_POOL"), "%s", du.last_msg);
 	/* nothing of that reached the config */
 	_cleanup_free_ char *ip = ct_ip("9642");
 	cr_assert(!ip || !*ip, "9642 got `%s`", ip);
 	/* host networking is for privileged containers only */
-	cr_assert_eq(set_opt("9642", "netmode", "host", true), 0, "%s", last_msg);
-	cr_assert_neq(call("start", "9642", NULL, NULL, &msg), 0);
+	cr_assert_eq(set_opt("9642", "netmode", "host", true), 0, "%s", du.last_msg);
+	cr_assert_neq(du_call("start", "9642", NULL, NULL, &msg), 0);
 	cr_assert(strstr(msg, "PRIVILEGED"), "%s", msg);
 }
 
@@ -710,7 +469,7 @@ Test(netd, rate_limits_an_iperf3_transfer)
 		cr_skip_test("no iperf3");
 	create_start("9651", json_pack("{s:[s],s:{s:s}}", "ipadd", "10.214.1.51", "options", "rate",
 				       "eth0:1:8000"));
-	pid = ct_pid("9651");
+	pid = du_ct_pid("9651");
 	host_sh("tc qdisc show dev veth9651", &tc);
 	cr_assert(tc && strstr(tc, "tbf"), "no tbf qdisc at start: %s", tc);
 	bps = iperf_to(pid, "10.214.1.51", port++);
@@ -718,13 +477,13 @@ Test(netd, rate_limits_an_iperf3_transfer)
 	cr_assert(bps > 8e6 * 0.85 && bps < 8e6 * 1.15, "RATE 8000 kbit/s: measured %.0f bit/s",
 		  bps);
 	/* live: 20 Mbit/s */
-	cr_assert_eq(set_opt("9651", "rate", "eth0:1:20000", true), 0, "%s", last_msg);
+	cr_assert_eq(set_opt("9651", "rate", "eth0:1:20000", true), 0, "%s", du.last_msg);
 	bps = iperf_to(pid, "10.214.1.51", port++);
 	cr_log_info("RATE eth0:1:20000 (live): iperf3 measured %.0f bit/s", bps);
 	cr_assert(bps > 20e6 * 0.85 && bps < 20e6 * 1.15,
 		  "RATE 20000 kbit/s (live): measured %.0f bit/s", bps);
 	/* and off */
-	cr_assert_eq(set_opt("9651", "rate", "", true), 0, "%s", last_msg);
+	cr_assert_eq(set_opt("9651", "rate", "", true), 0, "%s", du.last_msg);
 	bps = iperf_to(pid, "10.214.1.51", port++);
 	cr_assert_gt(bps, 100e6, "no RATE: only %.0f bit/s", bps);
 }
@@ -737,10 +496,10 @@ Test(netd, host_mode_shares_the_host_network_when_privileged)
 	create_start("9661",
 		     json_pack("{s:{s:s,s:s}}", "options", "netmode", "host", "privileged", "yes"));
 	/* the container sees the host's devices, and got no veth of its own */
-	ct_sh("9661", "cat /proc/net/dev", &dev);
+	du_sh("9661", "cat /proc/net/dev", &dev);
 	cr_assert(strstr(dev, "stnup0"), "not in the host's network namespace: %s", dev);
 	cr_assert_null(strstr(dev, "eth0"), "%s", dev);
-	cr_assert_eq(call("stop", "9661", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(du_call("stop", "9661", NULL, NULL, &msg), 0, "%s", msg);
 	const char *none[] = { NULL };
 	char *left = net_leftover("9661", none);
 	cr_assert_null(left, "%s", left);

@@ -10,7 +10,7 @@
  * Objects: /tmp/stres-XXXXXX (daemon dirs and socket), cgroup subtree
  * stres-<pid> in every hierarchy, CTIDs 9500-9599. Everything is removed in
  * .fini, even after a failed assertion; ksmd's run value is restored.
- * The harness is test_daemon.c's.
+ * The harness is tests/helpers/daemonutil.h (shared with test_daemon.c).
  */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -35,297 +35,14 @@
 
 #include "cli/client.h"
 #include "ksal/cleanup.h"
+#include "tests/helpers/daemonutil.h"
 #include "tests/helpers/testutil.h"
-
-static char *tmp;	 /* /tmp/stres-XXXXXX */
-static char *sock;	 /* its socket */
-static char *conf;	 /* its strata.conf */
-static char subtree[64]; /* strt-test-<pid> */
-static pid_t daemon_pid = -1;
-static char last_msg[4096]; /* the last error reply's message */
-
-static void daemon_start(void)
-{
-	pid_t pid = fork();
-
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		int fd = open("/tmp/stres-daemon.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-			      0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execl(STRATAD_PATH, "stratad", "--config", conf, "--foreground", "--log-level",
-		      "debug", (char *)NULL);
-		_exit(127);
-	}
-	daemon_pid = pid;
-	/* wait until it answers */
-	for (int i = 0; i < 500; i++) {
-		_cleanup_error_ struct st_error *err = NULL;
-		json_t *req = json_pack("{s:s}", "verb", "ping");
-		int r = st_client_call(sock, req, NULL, 0, NULL, NULL, NULL, &err);
-		json_decref(req);
-		if (r == 0)
-			return;
-		if (waitpid(pid, NULL, WNOHANG) == pid) {
-			daemon_pid = -1;
-			cr_assert_fail("stratad exited at start (see /tmp/stres-daemon.log)");
-		}
-		usleep(10000);
-	}
-	cr_assert_fail("stratad did not answer within 5 s");
-}
-
-static void daemon_kill9(void)
-{
-	if (daemon_pid > 0) {
-		kill(daemon_pid, SIGKILL);
-		waitpid(daemon_pid, NULL, 0);
-	}
-	daemon_pid = -1;
-}
-
-/* One request; returns 0 or the reply's exit code; *result if wanted. */
-static int call(const char *verb, const char *ctid, json_t *args, json_t **result, char **msg)
-{
-	_cleanup_error_ struct st_error *err = NULL;
-	json_t *req = json_pack("{s:s}", "verb", verb);
-	int fds[3] = { -1, -1, -1 };
-	int r;
-
-	if (ctid)
-		json_object_set_new(req, "ctid", json_string(ctid));
-	if (args)
-		json_object_set_new(req, "args", args);
-	if (!strcmp(verb, "exec")) {
-		fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		fds[1] = fds[2] = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	}
-	r = st_client_call(sock, req, fds[0] >= 0 ? fds : NULL, fds[0] >= 0 ? 3 : 0, NULL, NULL,
-			   result, &err);
-	json_decref(req);
-	if (fds[0] >= 0) {
-		close(fds[0]);
-		close(fds[1]);
-	}
-	snprintf(last_msg, sizeof(last_msg), "%s", err && err->msg ? err->msg : "");
-	if (msg)
-		*msg = last_msg;
-	return r == 0 ? 0 : st_error_exit(err);
-}
-
-/* exec with a pipe for stdout: exit code and the output. */
-static int exec_out(const char *ctid, const char *const argv[], char **out)
-{
-	_cleanup_error_ struct st_error *err = NULL;
-	json_t *req, *result = NULL, *a = json_array();
-	int p[2], fds[3], code;
-	char buf[4096];
-	ssize_t n, len = 0;
-
-	for (const char *const *x = argv; *x; x++)
-		json_array_append_new(a, json_string(*x));
-	req = json_pack("{s:s,s:s,s:{s:o}}", "verb", "exec", "ctid", ctid, "args", "argv", a);
-	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	fds[1] = p[1];
-	fds[2] = p[1];
-	code = st_client_call(sock, req, fds, 3, NULL, NULL, &result, &err);
-	json_decref(req);
-	close(fds[0]);
-	close(p[1]);
-	while (len < (ssize_t)sizeof(buf) - 1 &&
-	       (n = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += n;
-	buf[len] = '\0';
-	close(p[0]);
-	cr_assert_eq(code, 0, "exec %s in %s: %s", argv[0], ctid, err ? err->msg : "");
-	code = (int)json_integer_value(json_object_get(result, "exit_code"));
-	json_decref(result);
-	if (out)
-		*out = strdup(buf);
-	return code;
-}
-
-static bool status_running(const char *ctid)
-{
-	json_t *res = NULL;
-	bool running;
-
-	cr_assert_eq(call("status", ctid, NULL, &res, NULL), 0);
-	running = json_is_true(json_object_get(res, "running"));
-	json_decref(res);
-	return running;
-}
-
-static pid_t ct_pid(const char *ctid)
-{
-	json_t *res = NULL, *cts;
-	size_t i;
-	json_t *c;
-	pid_t pid = -1;
-
-	cr_assert_eq(call("list", NULL, json_pack("{s:b}", "all", 1), &res, NULL), 0);
-	cts = json_object_get(res, "containers");
-	json_array_foreach (cts, i, c) {
-		if (!strcmp(json_string_value(json_object_get(c, "ctid")), ctid) &&
-		    json_is_integer(json_object_get(c, "pid")))
-			pid = (pid_t)json_integer_value(json_object_get(c, "pid"));
-	}
-	json_decref(res);
-	return pid;
-}
-
-static bool mounted_under(const char *prefix)
-{
-	_cleanup_free_ char *m = tu_read_file("/proc/self/mounts");
-
-	return m && strstr(m, prefix);
-}
-
-static void make_template(const char *name, const char *init_script)
-{
-	_cleanup_free_ char *root = NULL, *img = NULL, *out = NULL;
-	json_t *res = NULL;
-	char *msg = NULL;
-
-	cr_assert_geq(asprintf(&root, "%s/rootfs-%s", tmp, name), 0);
-	cr_assert_geq(asprintf(&img, "%s/%s.sqfs", tmp, name), 0);
-	cr_assert_eq(tu_mkrootfs(root), 0);
-	if (init_script) {
-		_cleanup_free_ char *init = NULL;
-		cr_assert_geq(asprintf(&init, "%s/sbin/init", root), 0);
-		unlink(init);
-		cr_assert_eq(tu_write_file(init, init_script), 0);
-		chmod(init, 0755);
-	}
-	const char *argv[] = { "mksquashfs", root, img, "-noappend", "-quiet", "-all-root", NULL };
-	cr_assert_eq(tu_run(argv, &out), 0, "mksquashfs: %s", out ? out : "");
-	cr_assert_eq(call("template-import", NULL,
-			  json_pack("{s:s,s:s}", "name", name, "file", img), &res, &msg),
-		     0, "template-import: %s", msg ? msg : "");
-	json_decref(res);
-}
 
 static void setup(void)
 {
-	_cleanup_free_ char *text = NULL;
-
-	if (!tu_is_root())
-		cr_skip_test("needs root");
-	if (access(STRATAD_PATH, X_OK) < 0)
-		cr_skip_test("stratad not built");
-	tmp = tu_tmpdir("stres");
-	cr_assert_not_null(tmp);
-	/* the container's root (an unprivileged host uid) walks down to its
-	 * root directory, as it does through /var/lib/strata */
-	cr_assert_eq(chmod(tmp, 0755), 0);
-	snprintf(subtree, sizeof(subtree), "stres-%d", (int)getpid());
-	cr_assert_geq(asprintf(&sock, "%s/run/strata.sock", tmp), 0);
-	cr_assert_geq(asprintf(&conf, "%s/strata.conf", tmp), 0);
-	cr_assert_geq(asprintf(&text,
-			       "CONF_DIR=%1$s/ct\nSTATE_DIR=%1$s/state\nRUN_DIR=%1$s/run\n"
-			       "TEMPLATE_DIR=%1$s/templates\nPRIVATE_DIR=%1$s/private\n"
-			       "ROOT_DIR=%1$s/root\nSOCKET=%2$s\nSAMPLES_DIR=%1$s/samples\n"
-			       "CGROUP_SUBTREE=%3$s\nINIT_PATH=%4$s\nSTOP_TIMEOUT=10\nLXCFS=no\n"
-			       "LOG_FILE=%1$s/stratad.log\n",
-			       tmp, sock, subtree, STRATA_INIT_PATH),
-		      0);
-	cr_assert_eq(tu_write_file(conf, text), 0);
-	daemon_start();
-	make_template("tiny", NULL);
-}
-
-/* Undo everything, with or without the daemon's help. */
-static void teardown(void)
-{
-	_cleanup_free_ char *statedir = NULL;
-	DIR *d;
-	struct dirent *e;
-
-	if (!tmp)
-		return;
-	/* ask the daemon to stop what runs */
-	if (daemon_pid > 0) {
-		json_t *res = NULL;
-		if (call("list", NULL, json_pack("{s:b}", "all", 1), &res, NULL) == 0) {
-			size_t i;
-			json_t *c;
-			json_array_foreach (json_object_get(res, "containers"), i, c) {
-				const char *id = json_string_value(json_object_get(c, "ctid"));
-				call("stop", id, json_pack("{s:b}", "fast", 1), NULL, NULL);
-			}
-		}
-		json_decref(res);
-	}
-	daemon_kill9();
-	/* an lxcfs the daemon started (LXCFS=yes tests) */
-	{
-		_cleanup_free_ char *pf = NULL, *pid = NULL;
-		if (asprintf(&pf, "%s/run/lxcfs.pid", tmp) >= 0 && (pid = tu_read_file(pf)) &&
-		    atoi(pid) > 1) {
-			kill(atoi(pid), SIGKILL);
-			usleep(100000);
-		}
-	}
-	/* kill any init left */
-	if (asprintf(&statedir, "%s/run/ct", tmp) >= 0 && (d = opendir(statedir))) {
-		while ((e = readdir(d))) {
-			_cleanup_free_ char *p = NULL;
-			json_t *j;
-			if (!strstr(e->d_name, ".state") ||
-			    asprintf(&p, "%s/%s", statedir, e->d_name) < 0)
-				continue;
-			j = json_load_file(p, 0, NULL);
-			if (j && json_integer_value(json_object_get(j, "pid")) > 1)
-				kill((pid_t)json_integer_value(json_object_get(j, "pid")), SIGKILL);
-			json_decref(j);
-		}
-		closedir(d);
-		usleep(100000);
-	}
-	/* unmount everything under tmp, deepest first */
-	for (int pass = 0; pass < 10 && mounted_under(tmp); pass++) {
-		_cleanup_free_ char *m = tu_read_file("/proc/self/mounts");
-		char *save = NULL;
-		for (char *line = strtok_r(m, "\n", &save); line;
-		     line = strtok_r(NULL, "\n", &save)) {
-			char dev[512], mnt[512];
-			if (sscanf(line, "%511s %511s", dev, mnt) == 2 &&
-			    !strncmp(mnt, tmp, strlen(tmp)))
-				umount2(mnt, MNT_DETACH);
-		}
-	}
-	/* cgroups: every hierarchy's strt-test-<pid> and its children */
-	if ((d = opendir("/sys/fs/cgroup"))) {
-		while ((e = readdir(d))) {
-			char top[512];
-			DIR *sd;
-			struct dirent *se;
-			if (e->d_name[0] == '.')
-				continue;
-			snprintf(top, sizeof(top), "/sys/fs/cgroup/%s/%s", e->d_name, subtree);
-			if ((sd = opendir(top))) {
-				while ((se = readdir(sd))) {
-					char sub[800];
-					if (se->d_name[0] == '.' || se->d_type != DT_DIR)
-						continue;
-					snprintf(sub, sizeof(sub), "%s/%s", top, se->d_name);
-					rmdir(sub);
-				}
-				closedir(sd);
-			}
-			rmdir(top);
-		}
-		closedir(d);
-	}
-	tu_rm_rf(tmp);
-	free(tmp);
-	free(sock);
-	free(conf);
-	tmp = sock = conf = NULL;
+	du_setup(&(struct du_opts){ .prefix = "stres" });
+	du_daemon_start();
+	du_make_template("tiny", NULL);
 }
 
 /* ---- the resources area's own helpers ---- */
@@ -342,7 +59,7 @@ static void res_setup(void)
 
 static void res_teardown(void)
 {
-	teardown();
+	du_teardown();
 	if (ksm_run_saved == 0 || ksm_run_saved == 1) {
 		char buf[8];
 		snprintf(buf, sizeof(buf), "%d\n", (int)ksm_run_saved);
@@ -363,12 +80,12 @@ static void create_start(const char *ctid, json_t *options)
 {
 	char *msg = NULL;
 
-	cr_assert_eq(call("create", ctid,
-			  json_pack("{s:s,s:o}", "ostemplate", "tiny", "options",
-				    options ? options : json_object()),
-			  NULL, &msg),
+	cr_assert_eq(du_call("create", ctid,
+			     json_pack("{s:s,s:o}", "ostemplate", "tiny", "options",
+				       options ? options : json_object()),
+			     NULL, &msg),
 		     0, "create %s: %s", ctid, msg);
-	cr_assert_eq(call("start", ctid, NULL, NULL, &msg), 0, "start %s: %s", ctid, msg);
+	cr_assert_eq(du_call("start", ctid, NULL, NULL, &msg), 0, "start %s: %s", ctid, msg);
 }
 
 static json_t *stat_of(const char *ctid)
@@ -376,7 +93,7 @@ static json_t *stat_of(const char *ctid)
 	json_t *res = NULL;
 	char *msg = NULL;
 
-	cr_assert_eq(call("stat", ctid, NULL, &res, &msg), 0, "stat %s: %s", ctid, msg);
+	cr_assert_eq(du_call("stat", ctid, NULL, &res, &msg), 0, "stat %s: %s", ctid, msg);
 	return res;
 }
 
@@ -388,20 +105,12 @@ static int64_t stat_int(json_t *st, const char *key)
 	return (int64_t)json_integer_value(v);
 }
 
-/* Run a shell command in the container: exit code, output in *out. */
-static int sh(const char *ctid, const char *cmd, char **out)
-{
-	const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
-
-	return exec_out(ctid, argv, out);
-}
-
 /* A cgroup file of the container in one hierarchy (NULL if missing). */
 static char *cg_read(const char *hier, const char *ctid, const char *file)
 {
 	char p[512];
 
-	snprintf(p, sizeof(p), "/sys/fs/cgroup/%s/%s/%s/%s", hier, subtree, ctid, file);
+	snprintf(p, sizeof(p), "/sys/fs/cgroup/%s/%s/%s/%s", hier, du.subtree, ctid, file);
 	return tu_read_file(p);
 }
 
@@ -421,7 +130,7 @@ static void cgroups_left(const char *ctid, char *buf, size_t len)
 
 		if (e->d_name[0] == '.')
 			continue;
-		snprintf(p, sizeof(p), "/sys/fs/cgroup/%s/%s/%s", e->d_name, subtree, ctid);
+		snprintf(p, sizeof(p), "/sys/fs/cgroup/%s/%s/%s", e->d_name, du.subtree, ctid);
 		if (stat(p, &st) == 0 && off + strlen(p) + 2 < len)
 			off += (size_t)snprintf(buf + off, len - off, "%s ", p);
 	}
@@ -446,10 +155,10 @@ Test(resources, memory_hog_is_oom_killed_inside_its_container_only)
 
 	create_start("9501", json_pack("{s:s}", "ram", "64M"));
 	create_start("9502", json_pack("{s:s}", "ram", "64M"));
-	pid_a = ct_pid("9501");
-	pid_b = ct_pid("9502");
+	pid_a = du_ct_pid("9501");
+	pid_b = du_ct_pid("9502");
 	/* the hog is killed by the kernel (SIGKILL: 137), not refused */
-	cr_assert_eq(exec_out("9501", hog, NULL), 128 + SIGKILL,
+	cr_assert_eq(du_exec_out("9501", hog, NULL), 128 + SIGKILL,
 		     "memhog 256 MiB in a 64M container");
 	a = stat_of("9501");
 	b = stat_of("9502");
@@ -462,7 +171,7 @@ Test(resources, memory_hog_is_oom_killed_inside_its_container_only)
 	/* both inits live on, and so does this host process */
 	cr_assert_eq(kill(pid_a, 0), 0, "init of 9501 died");
 	cr_assert_eq(kill(pid_b, 0), 0, "init of the neighbour died");
-	cr_assert(status_running("9501") && status_running("9502"));
+	cr_assert(du_running("9501") && du_running("9502"));
 }
 
 Test(resources, fork_bomb_stops_at_numproc_and_init_survives)
@@ -476,8 +185,8 @@ Test(resources, fork_bomb_stops_at_numproc_and_init_survives)
 	if (!tu_have_busybox())
 		skip_test("no busybox shell");
 	create_start("9503", json_pack("{s:s}", "numproc", "100"));
-	pid = ct_pid("9503");
-	cr_assert_eq(sh("9503", "/bin/testinit forkbomb >/tmp/fb 2>&1 &", NULL), 0);
+	pid = du_ct_pid("9503");
+	cr_assert_eq(du_sh("9503", "/bin/testinit forkbomb >/tmp/fb 2>&1 &", NULL), 0);
 	/* wait until it stopped forking */
 	for (int i = 0; i < 100; i++) {
 		usleep(50000);
@@ -493,7 +202,7 @@ Test(resources, fork_bomb_stops_at_numproc_and_init_survives)
 		      (long long)n);
 	/* its own message says fork failed (read from the host: no task
 	 * is left for an exec inside) */
-	cr_assert_geq(asprintf(&fb, "%s/root/9503/tmp/fb", tmp), 0);
+	cr_assert_geq(asprintf(&fb, "%s/root/9503/tmp/fb", du.tmp), 0);
 	for (int i = 0; i < 50; i++) {
 		free(out);
 		out = tu_read_file(fb);
@@ -503,7 +212,7 @@ Test(resources, fork_bomb_stops_at_numproc_and_init_survives)
 	}
 	cr_assert(out && strstr(out, "forks, then"), "fork bomb output: %s", out ? out : "");
 	cr_assert_eq(kill(pid, 0), 0, "the container's init died");
-	cr_assert(status_running("9503"));
+	cr_assert(du_running("9503"));
 	/* the host can still fork */
 	child = fork();
 	cr_assert_geq(child, 0, "the host cannot fork");
@@ -512,7 +221,7 @@ Test(resources, fork_bomb_stops_at_numproc_and_init_survives)
 	cr_assert_eq(waitpid(child, &ws, 0), child);
 	cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 7);
 	/* and the stop kills all of them */
-	cr_assert_eq(call("stop", "9503", json_pack("{s:b}", "fast", 1), NULL, NULL), 0);
+	cr_assert_eq(du_call("stop", "9503", json_pack("{s:b}", "fast", 1), NULL, NULL), 0);
 }
 
 /* CPU seconds the container used over secs. */
@@ -536,7 +245,7 @@ Test(resources, cpulimit_50_holds_a_busy_loop_near_half_a_cpu)
 	if (!tu_have_busybox())
 		skip_test("no busybox shell");
 	create_start("9504", json_pack("{s:s}", "cpulimit", "50"));
-	cr_assert_eq(sh("9504", "/bin/testinit spin >/dev/null 2>&1 &", NULL), 0);
+	cr_assert_eq(du_sh("9504", "/bin/testinit spin >/dev/null 2>&1 &", NULL), 0);
 	usleep(300000);
 	/* the cap is a ceiling in every window; other work on a shared host
 	 * can only push the loop below it, so the best window shows the cap */
@@ -564,8 +273,8 @@ Test(resources, cpuunits_2000_and_1000_split_one_cpu_2_to_1)
 		skip_test("no busybox shell");
 	create_start("9505", json_pack("{s:s,s:s}", "cpuunits", "2000", "cpumask", "1"));
 	create_start("9506", json_pack("{s:s,s:s}", "cpuunits", "1000", "cpumask", "1"));
-	cr_assert_eq(sh("9505", "/bin/testinit spin >/dev/null 2>&1 &", NULL), 0);
-	cr_assert_eq(sh("9506", "/bin/testinit spin >/dev/null 2>&1 &", NULL), 0);
+	cr_assert_eq(du_sh("9505", "/bin/testinit spin >/dev/null 2>&1 &", NULL), 0);
+	cr_assert_eq(du_sh("9506", "/bin/testinit spin >/dev/null 2>&1 &", NULL), 0);
 	usleep(500000);
 	a0 = stat_of("9505");
 	b0 = stat_of("9506");
@@ -595,28 +304,28 @@ Test(resources, set_ram_applies_live_and_save_persists)
 	json_t *st;
 
 	create_start("9507", json_pack("{s:s}", "ram", "256M"));
-	pid = ct_pid("9507");
-	cr_assert_eq(
-		call("set", "9507", json_pack("{s:{s:s}}", "options", "ram", "128M"), NULL, &msg),
-		0, "%s", msg);
+	pid = du_ct_pid("9507");
+	cr_assert_eq(du_call("set", "9507", json_pack("{s:{s:s}}", "options", "ram", "128M"), NULL,
+			     &msg),
+		     0, "%s", msg);
 	lim = cg_read("memory", "9507", "memory.limit_in_bytes");
 	cr_assert(lim && atoll(lim) == 128LL << 20, "memory.limit_in_bytes is %s", lim);
 	st = stat_of("9507");
 	cr_assert_eq(stat_int(st, "mem_limit_bytes"), 128LL << 20);
 	json_decref(st);
-	cr_assert_eq(ct_pid("9507"), pid, "the container was restarted");
-	cr_assert_geq(asprintf(&path, "%s/ct/9507.conf", tmp), 0);
+	cr_assert_eq(du_ct_pid("9507"), pid, "the container was restarted");
+	cr_assert_geq(asprintf(&path, "%s/ct/9507.conf", du.tmp), 0);
 	file = tu_read_file(path);
 	cr_assert(file && !strstr(file, "128M"), "saved without --save: %s", file);
 	free(file);
 	/* --save: live and in the config, so a restart keeps it */
-	cr_assert_eq(call("set", "9507",
-			  json_pack("{s:{s:s},s:b}", "options", "ram", "96M", "save", 1), NULL,
-			  &msg),
+	cr_assert_eq(du_call("set", "9507",
+			     json_pack("{s:{s:s},s:b}", "options", "ram", "96M", "save", 1), NULL,
+			     &msg),
 		     0, "%s", msg);
 	file = tu_read_file(path);
 	cr_assert(file && strstr(file, "PHYSPAGES"), "not saved: %s", file);
-	cr_assert_eq(call("restart", "9507", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(du_call("restart", "9507", NULL, NULL, &msg), 0, "%s", msg);
 	free(lim);
 	lim = cg_read("memory", "9507", "memory.limit_in_bytes");
 	cr_assert(lim && atoll(lim) == 96LL << 20, "after restart memory.limit_in_bytes is %s",
@@ -625,34 +334,33 @@ Test(resources, set_ram_applies_live_and_save_persists)
 
 Test(resources, free_and_nproc_inside_show_ram_and_cpus)
 {
-	_cleanup_free_ char *text = tu_read_file(conf), *more = NULL, *out = NULL;
+	_cleanup_free_ char *out = NULL;
 	_cleanup_free_ char *cpus = NULL;
 	long mem_total = 0;
 
 	if (access("/usr/bin/lxcfs", X_OK) < 0 || !tu_have_busybox())
 		skip_test("no lxcfs or busybox here");
-	cr_assert_geq(asprintf(&more, "%sLXCFS=yes\n", text), 0);
-	cr_assert_eq(tu_write_file(conf, more), 0);
-	daemon_kill9();
-	daemon_start();
+	du_conf_addf("LXCFS=yes\n");
+	du_daemon_kill9();
+	du_daemon_start();
 	create_start("9508", json_pack("{s:s,s:s}", "ram", "256M", "cpus", "1"));
 	/* /proc/meminfo (what free(1) of procps reads) is the container's */
-	cr_assert_eq(sh("9508", "/bin/busybox head -1 /proc/meminfo", &out), 0);
+	cr_assert_eq(du_sh("9508", "/bin/busybox head -1 /proc/meminfo", &out), 0);
 	cr_assert(sscanf(out, "MemTotal: %ld kB", &mem_total) == 1, "meminfo: %s", out);
 	cr_assert_eq(mem_total, 256 * 1024, "MemTotal inside: %s", out);
 	free(out);
 	out = NULL;
-	cr_assert_eq(sh("9508", "/bin/busybox nproc", &out), 0);
+	cr_assert_eq(du_sh("9508", "/bin/busybox nproc", &out), 0);
 	cr_assert_str_eq(out, "1\n", "nproc inside with --cpus 1: %s", out);
 	cpus = cg_read("cpuset", "9508", "cpuset.cpus");
 	cr_assert(cpus && !strcmp(cpus, "0\n"), "cpuset.cpus is %s", cpus);
 	/* back to every CPU live */
 	cr_assert_eq(
-		call("set", "9508", json_pack("{s:{s:s}}", "options", "cpus", "0"), NULL, NULL), 0,
-		"%s", last_msg);
+		du_call("set", "9508", json_pack("{s:{s:s}}", "options", "cpus", "0"), NULL, NULL),
+		0, "%s", du.last_msg);
 	free(out);
 	out = NULL;
-	cr_assert_eq(sh("9508", "/bin/busybox nproc", &out), 0);
+	cr_assert_eq(du_sh("9508", "/bin/busybox nproc", &out), 0);
 	cr_assert_eq(atoi(out), (int)sysconf(_SC_NPROCESSORS_ONLN), "nproc with --cpus 0: %s", out);
 }
 
@@ -665,18 +373,18 @@ Test(resources, no_cgroup_left_after_stop_or_init_crash)
 	create_start("9509", NULL);
 	cgroups_left("9509", left, sizeof(left));
 	cr_assert_neq(left[0], '\0', "no cgroup made for a running container");
-	cr_assert_eq(call("stop", "9509", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(du_call("stop", "9509", NULL, NULL, &msg), 0, "%s", msg);
 	cgroups_left("9509", left, sizeof(left));
 	cr_assert_str_eq(left, "", "left after stop: %s", left);
 	/* a crash of the init */
-	cr_assert_eq(call("start", "9509", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(du_call("start", "9509", NULL, NULL, &msg), 0, "%s", msg);
 	if (tu_have_busybox())
-		cr_assert_eq(sh("9509", "/bin/testinit pause >/dev/null 2>&1 &", NULL), 0);
-	pid = ct_pid("9509");
+		cr_assert_eq(du_sh("9509", "/bin/testinit pause >/dev/null 2>&1 &", NULL), 0);
+	pid = du_ct_pid("9509");
 	cr_assert_eq(kill(pid, SIGKILL), 0);
-	for (int i = 0; i < 200 && status_running("9509"); i++)
+	for (int i = 0; i < 200 && du_running("9509"); i++)
 		usleep(10000);
-	cr_assert_not(status_running("9509"), "still running after its init was killed");
+	cr_assert_not(du_running("9509"), "still running after its init was killed");
 	cgroups_left("9509", left, sizeof(left));
 	cr_assert_str_eq(left, "", "left after the init crashed: %s", left);
 }
@@ -688,7 +396,7 @@ Test(resources, iolimit_is_set_on_the_disk_of_the_private_area)
 	struct stat st;
 	unsigned maj, min;
 
-	cr_assert_eq(stat(tmp, &st), 0);
+	cr_assert_eq(stat(du.tmp, &st), 0);
 	maj = major(st.st_dev);
 	min = minor(st.st_dev);
 	cr_assert_geq(asprintf(&part, "/sys/dev/block/%u:%u/partition", maj, min), 0);
@@ -715,9 +423,9 @@ Test(resources, iolimit_is_set_on_the_disk_of_the_private_area)
 	snprintf(want, sizeof(want), "%s 200", dev);
 	cr_assert(iops && strstr(iops, want), "read_iops_device: `%s`, want `%s`", iops, want);
 	/* live */
-	cr_assert_eq(call("set", "9510", json_pack("{s:{s:s}}", "options", "iolimit", "20M"), NULL,
-			  NULL),
-		     0, "%s", last_msg);
+	cr_assert_eq(du_call("set", "9510", json_pack("{s:{s:s}}", "options", "iolimit", "20M"),
+			     NULL, NULL),
+		     0, "%s", du.last_msg);
 	free(bps);
 	bps = cg_read("blkio", "9510", "blkio.throttle.write_bps_device");
 	snprintf(want, sizeof(want), "%s 20971520", dev);
@@ -735,7 +443,7 @@ Test(resources, memory_merge_turns_ksmd_on_and_back)
 		skip_test("no KSM here");
 	tu_write_file("/sys/kernel/mm/ksm/run", "0\n");
 	create_start("9511", json_pack("{s:s}", "memory_merge", "yes"));
-	pid = ct_pid("9511");
+	pid = du_ct_pid("9511");
 	cr_assert_geq(asprintf(&p, "/proc/%d/ksm_stat", (int)pid), 0);
 	ksm = tu_read_file(p);
 	cr_assert(ksm && strstr(ksm, "ksm_merge_any: yes"), "init's ksm_stat: %s", ksm);
@@ -748,31 +456,19 @@ Test(resources, memory_merge_turns_ksmd_on_and_back)
 	/* a command run in it merges too */
 	if (tu_have_busybox()) {
 		_cleanup_free_ char *out = NULL;
-		cr_assert_eq(sh("9511", "cat /proc/self/ksm_stat", &out), 0);
+		cr_assert_eq(du_sh("9511", "cat /proc/self/ksm_stat", &out), 0);
 		cr_assert(strstr(out, "ksm_merge_any: yes"), "exec'd command: %s", out);
 	}
 	/* a second one, then both stop: ksmd back to 0 after the last */
 	create_start("9512", json_pack("{s:s}", "memory_merge", "yes"));
-	cr_assert_eq(call("stop", "9511", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(du_call("stop", "9511", NULL, NULL, &msg), 0, "%s", msg);
 	free(run);
 	run = tu_read_file("/sys/kernel/mm/ksm/run");
 	cr_assert(run && atoi(run) == 1, "ksmd stopped while 9512 merges: run=%s", run);
-	cr_assert_eq(call("stop", "9512", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(du_call("stop", "9512", NULL, NULL, &msg), 0, "%s", msg);
 	free(run);
 	run = tu_read_file("/sys/kernel/mm/ksm/run");
 	cr_assert(run && atoi(run) == 0, "ksmd left on: run=%s", run);
-}
-
-/* The CLI: stat, top and the list fields. */
-static int cli(const char *const args[], char **out)
-{
-	const char *argv[16] = { STRATA_CLI_PATH, "--socket", sock };
-	size_t n = 3;
-
-	for (const char *const *a = args; *a && n < 15; a++)
-		argv[n++] = *a;
-	argv[n] = NULL;
-	return tu_run(argv, out);
 }
 
 Test(resources, cli_stat_top_and_list_fields)
@@ -782,36 +478,36 @@ Test(resources, cli_stat_top_and_list_fields)
 
 	create_start("9513", json_pack("{s:s}", "ram", "64M"));
 	const char *st[] = { "stat", "9513", NULL };
-	cr_assert_eq(cli(st, &out), 0, "%s", out);
+	cr_assert_eq(du_cli(st, &out), 0, "%s", out);
 	cr_assert(strstr(out, "CTID 9513 running") && strstr(out, "OOM kills 0") &&
 			  strstr(out, "limit 64.0 MiB"),
 		  "strata stat: %s", out);
 	free(out);
 	out = NULL;
 	const char *stj[] = { "stat", "9513", "-j", NULL };
-	cr_assert_eq(cli(stj, &out), 0, "%s", out);
+	cr_assert_eq(du_cli(stj, &out), 0, "%s", out);
 	j = json_loads(out, 0, NULL);
 	cr_assert(json_is_integer(json_object_get(j, "numproc")), "stat -j: %s", out);
 	json_decref(j);
 	free(out);
 	out = NULL;
 	const char *top[] = { "top", "-b", "-n", "2", "-d", "0.2", NULL };
-	cr_assert_eq(cli(top, &out), 0, "%s", out);
+	cr_assert_eq(du_cli(top, &out), 0, "%s", out);
 	cr_assert(strstr(out, "strata top") && strstr(out, "9513"), "top: %s", out);
 	cr_assert(strstr(strstr(out, "strata top") + 1, "strata top"), "not 2 frames: %s", out);
 	free(out);
 	out = NULL;
 	const char *ls[] = { "list", "-o", "ctid,cpu,cpupct,mem,maxmem,oomkills,failcnt,iobytes",
 			     "-j", NULL };
-	cr_assert_eq(cli(ls, &out), 0, "%s", out);
+	cr_assert_eq(du_cli(ls, &out), 0, "%s", out);
 	j = json_loads(out, 0, NULL);
 	cr_assert(json_is_array(j) && json_array_size(j) == 1, "list -j: %s", out);
 	cr_assert(json_is_integer(json_object_get(json_array_get(j, 0), "mem")), "%s", out);
 	cr_assert(json_is_number(json_object_get(json_array_get(j, 0), "cpupct")), "%s", out);
 	json_decref(j);
 	/* a stopped container has no stat */
-	cr_assert_eq(call("stop", "9513", NULL, NULL, NULL), 0);
-	cr_assert_eq(call("stat", "9513", NULL, NULL, NULL), 31);
+	cr_assert_eq(du_call("stop", "9513", NULL, NULL, NULL), 0);
+	cr_assert_eq(du_call("stat", "9513", NULL, NULL, NULL), 31);
 }
 
 Test(resources, iolimit_on_a_private_area_off_disk_is_skipped_with_a_warning)
@@ -820,22 +516,22 @@ Test(resources, iolimit_on_a_private_area_off_disk_is_skipped_with_a_warning)
 	json_t *res = NULL, *w;
 	char *msg = NULL;
 
-	cr_assert_geq(asprintf(&mnt, "%s/tmpfs", tmp), 0);
+	cr_assert_geq(asprintf(&mnt, "%s/tmpfs", du.tmp), 0);
 	cr_assert_eq(mkdir(mnt, 0755), 0);
 	cr_assert_eq(mount("stres-tmpfs", mnt, "tmpfs", 0, "mode=0755"), 0);
 	cr_assert_geq(asprintf(&priv, "%s/9514", mnt), 0);
-	cr_assert_eq(call("create", "9514",
-			  json_pack("{s:s,s:s,s:{s:s}}", "ostemplate", "tiny", "private", priv,
-				    "options", "iolimit", "10M"),
-			  NULL, &msg),
+	cr_assert_eq(du_call("create", "9514",
+			     json_pack("{s:s,s:s,s:{s:s}}", "ostemplate", "tiny", "private", priv,
+				       "options", "iolimit", "10M"),
+			     NULL, &msg),
 		     0, "create: %s", msg);
 	/* the start goes on without the throttle */
-	cr_assert_eq(call("start", "9514", NULL, NULL, &msg), 0, "start: %s", msg);
+	cr_assert_eq(du_call("start", "9514", NULL, NULL, &msg), 0, "start: %s", msg);
 	bps = cg_read("blkio", "9514", "blkio.throttle.write_bps_device");
 	cr_assert(!bps || !strchr(bps, ':'), "a throttle on some device: %s", bps);
 	/* and a live set says why */
-	cr_assert_eq(call("set", "9514", json_pack("{s:{s:s}}", "options", "iolimit", "20M"), &res,
-			  &msg),
+	cr_assert_eq(du_call("set", "9514", json_pack("{s:{s:s}}", "options", "iolimit", "20M"),
+			     &res, &msg),
 		     0, "set: %s", msg);
 	w = json_array_get(json_object_get(res, "warnings"), 0);
 	cr_assert(json_is_string(w) && strstr(json_string_value(w), "not a block device"),

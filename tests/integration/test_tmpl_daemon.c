@@ -8,6 +8,7 @@
  * untouched, nothing left after destroy; update (v2 by import of a modified
  * tree), rebase with the shadowed-file report, --on-restart; clone;
  * LAYOUT=image giving ENOSPC inside; bad names; a missing template.
+ * The harness is tests/helpers/daemonutil.h.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -30,126 +31,8 @@
 
 #include "cli/client.h"
 #include "ksal/cleanup.h"
+#include "tests/helpers/daemonutil.h"
 #include "tests/helpers/testutil.h"
-
-static char *tmp;	 /* /tmp/sttmpl-XXXXXX */
-static char *sock;	 /* its socket */
-static char *conf;	 /* its strata.conf */
-static char subtree[64]; /* sttmpl-<pid> */
-static pid_t daemon_pid = -1;
-static char last_msg[4096]; /* the last error reply's message */
-
-static void daemon_start(void)
-{
-	pid_t pid = fork();
-
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		int fd = open("/tmp/sttmpl-daemon.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-			      0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execl(STRATAD_PATH, "stratad", "--config", conf, "--foreground", "--log-level",
-		      "debug", (char *)NULL);
-		_exit(127);
-	}
-	daemon_pid = pid;
-	/* wait until it answers */
-	for (int i = 0; i < 500; i++) {
-		_cleanup_error_ struct st_error *err = NULL;
-		json_t *req = json_pack("{s:s}", "verb", "ping");
-		int r = st_client_call(sock, req, NULL, 0, NULL, NULL, NULL, &err);
-		json_decref(req);
-		if (r == 0)
-			return;
-		if (waitpid(pid, NULL, WNOHANG) == pid) {
-			daemon_pid = -1;
-			cr_assert_fail("stratad exited at start (see /tmp/sttmpl-daemon.log)");
-		}
-		usleep(10000);
-	}
-	cr_assert_fail("stratad did not answer within 5 s");
-}
-
-static void daemon_kill9(void)
-{
-	if (daemon_pid > 0) {
-		kill(daemon_pid, SIGKILL);
-		waitpid(daemon_pid, NULL, 0);
-	}
-	daemon_pid = -1;
-}
-
-/* One request; returns 0 or the reply's exit code; *result if wanted. */
-static int call(const char *verb, const char *ctid, json_t *args, json_t **result, char **msg)
-{
-	_cleanup_error_ struct st_error *err = NULL;
-	json_t *req = json_pack("{s:s}", "verb", verb);
-	int fds[3] = { -1, -1, -1 };
-	int r;
-
-	if (ctid)
-		json_object_set_new(req, "ctid", json_string(ctid));
-	if (args)
-		json_object_set_new(req, "args", args);
-	if (!strcmp(verb, "exec")) {
-		fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		fds[1] = fds[2] = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	}
-	r = st_client_call(sock, req, fds[0] >= 0 ? fds : NULL, fds[0] >= 0 ? 3 : 0, NULL, NULL,
-			   result, &err);
-	json_decref(req);
-	if (fds[0] >= 0) {
-		close(fds[0]);
-		close(fds[1]);
-	}
-	snprintf(last_msg, sizeof(last_msg), "%s", err && err->msg ? err->msg : "");
-	if (msg)
-		*msg = last_msg;
-	return r == 0 ? 0 : st_error_exit(err);
-}
-
-/* exec with a pipe for stdout: exit code and the output. */
-static int exec_out(const char *ctid, const char *const argv[], char **out)
-{
-	_cleanup_error_ struct st_error *err = NULL;
-	json_t *req, *result = NULL, *a = json_array();
-	int p[2], fds[3], code;
-	char buf[4096];
-	ssize_t n, len = 0;
-
-	for (const char *const *x = argv; *x; x++)
-		json_array_append_new(a, json_string(*x));
-	req = json_pack("{s:s,s:s,s:{s:o}}", "verb", "exec", "ctid", ctid, "args", "argv", a);
-	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	fds[1] = p[1];
-	fds[2] = p[1];
-	code = st_client_call(sock, req, fds, 3, NULL, NULL, &result, &err);
-	json_decref(req);
-	close(fds[0]);
-	close(p[1]);
-	while (len < (ssize_t)sizeof(buf) - 1 &&
-	       (n = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += n;
-	buf[len] = '\0';
-	close(p[0]);
-	cr_assert_eq(code, 0, "exec %s in %s: %s", argv[0], ctid, err ? err->msg : "");
-	code = (int)json_integer_value(json_object_get(result, "exit_code"));
-	json_decref(result);
-	if (out)
-		*out = strdup(buf);
-	return code;
-}
-
-static bool mounted_under(const char *prefix)
-{
-	_cleanup_free_ char *m = tu_read_file("/proc/self/mounts");
-
-	return m && strstr(m, prefix);
-}
 
 /* The busybox template, version 1, built by the daemon from its recipe. */
 static void build_busybox(void)
@@ -158,133 +41,21 @@ static void build_busybox(void)
 	char *msg = NULL;
 
 	cr_assert_eq(
-		call("template-build", NULL, json_pack("{s:s}", "name", "busybox"), &res, &msg), 0,
-		"template-build busybox: %s", msg ? msg : "");
+		du_call("template-build", NULL, json_pack("{s:s}", "name", "busybox"), &res, &msg),
+		0, "template-build busybox: %s", msg ? msg : "");
 	cr_assert_eq(json_integer_value(json_object_get(res, "version")), 1);
 	json_decref(res);
 }
 
 static void setup(void)
 {
-	_cleanup_free_ char *text = NULL;
-
-	if (!tu_is_root())
-		cr_skip_test("needs root");
-	if (access(STRATAD_PATH, X_OK) < 0)
-		cr_skip_test("stratad not built");
-	tmp = tu_tmpdir("sttmpl");
-	cr_assert_not_null(tmp);
-	/* the container's root (an unprivileged host uid) walks down to its
-	 * root directory, as it does through /var/lib/strata */
-	cr_assert_eq(chmod(tmp, 0755), 0);
-	snprintf(subtree, sizeof(subtree), "sttmpl-%d", (int)getpid());
-	cr_assert_geq(asprintf(&sock, "%s/run/strata.sock", tmp), 0);
-	cr_assert_geq(asprintf(&conf, "%s/strata.conf", tmp), 0);
-	cr_assert_geq(
-		asprintf(&text,
-			 "CONF_DIR=%1$s/ct\nSTATE_DIR=%1$s/state\nRUN_DIR=%1$s/run\n"
-			 "TEMPLATE_DIR=%1$s/templates\nPRIVATE_DIR=%1$s/private\n"
-			 "ROOT_DIR=%1$s/root\nSOCKET=%2$s\nSAMPLES_DIR=%1$s/samples\n"
-			 "CGROUP_SUBTREE=%3$s\nINIT_PATH=%4$s\nSTOP_TIMEOUT=10\nLXCFS=no\n"
-			 "LOG_FILE=%1$s/stratad.log\nRECIPES_DIR=%5$s\nCACHE_DIR=%1$s/cache\n",
-			 tmp, sock, subtree, STRATA_INIT_PATH, RECIPES_DIR),
-		0);
-	cr_assert_eq(tu_write_file(conf, text), 0);
-	daemon_start();
+	du_setup(&(struct du_opts){ .prefix = "sttmpl" });
+	du_conf_addf("RECIPES_DIR=%s\nCACHE_DIR=%s/cache\n", RECIPES_DIR, du.tmp);
+	du_daemon_start();
 	build_busybox();
 }
 
-/* Undo everything, with or without the daemon's help. */
-static void teardown(void)
-{
-	_cleanup_free_ char *statedir = NULL;
-	DIR *d;
-	struct dirent *e;
-
-	if (!tmp)
-		return;
-	/* ask the daemon to stop what runs */
-	if (daemon_pid > 0) {
-		json_t *res = NULL;
-		if (call("list", NULL, json_pack("{s:b}", "all", 1), &res, NULL) == 0) {
-			size_t i;
-			json_t *c;
-			json_array_foreach (json_object_get(res, "containers"), i, c) {
-				const char *id = json_string_value(json_object_get(c, "ctid"));
-				call("stop", id, json_pack("{s:b}", "fast", 1), NULL, NULL);
-			}
-		}
-		json_decref(res);
-	}
-	daemon_kill9();
-	/* an lxcfs the daemon started (LXCFS=yes tests) */
-	{
-		_cleanup_free_ char *pf = NULL, *pid = NULL;
-		if (asprintf(&pf, "%s/run/lxcfs.pid", tmp) >= 0 && (pid = tu_read_file(pf)) &&
-		    atoi(pid) > 1) {
-			kill(atoi(pid), SIGKILL);
-			usleep(100000);
-		}
-	}
-	/* kill any init left */
-	if (asprintf(&statedir, "%s/run/ct", tmp) >= 0 && (d = opendir(statedir))) {
-		while ((e = readdir(d))) {
-			_cleanup_free_ char *p = NULL;
-			json_t *j;
-			if (!strstr(e->d_name, ".state") ||
-			    asprintf(&p, "%s/%s", statedir, e->d_name) < 0)
-				continue;
-			j = json_load_file(p, 0, NULL);
-			if (j && json_integer_value(json_object_get(j, "pid")) > 1)
-				kill((pid_t)json_integer_value(json_object_get(j, "pid")), SIGKILL);
-			json_decref(j);
-		}
-		closedir(d);
-		usleep(100000);
-	}
-	/* unmount everything under tmp, deepest first */
-	for (int pass = 0; pass < 10 && mounted_under(tmp); pass++) {
-		_cleanup_free_ char *m = tu_read_file("/proc/self/mounts");
-		char *save = NULL;
-		for (char *line = strtok_r(m, "\n", &save); line;
-		     line = strtok_r(NULL, "\n", &save)) {
-			char dev[512], mnt[512];
-			if (sscanf(line, "%511s %511s", dev, mnt) == 2 &&
-			    !strncmp(mnt, tmp, strlen(tmp)))
-				umount2(mnt, MNT_DETACH);
-		}
-	}
-	/* cgroups: every hierarchy's sttmpl-<pid> and its children */
-	if ((d = opendir("/sys/fs/cgroup"))) {
-		while ((e = readdir(d))) {
-			char top[512];
-			DIR *sd;
-			struct dirent *se;
-			if (e->d_name[0] == '.')
-				continue;
-			snprintf(top, sizeof(top), "/sys/fs/cgroup/%s/%s", e->d_name, subtree);
-			if ((sd = opendir(top))) {
-				while ((se = readdir(sd))) {
-					char sub[800];
-					if (se->d_name[0] == '.' || se->d_type != DT_DIR)
-						continue;
-					snprintf(sub, sizeof(sub), "%s/%s", top, se->d_name);
-					rmdir(sub);
-				}
-				closedir(sd);
-			}
-			rmdir(top);
-		}
-		closedir(d);
-	}
-	tu_rm_rf(tmp);
-	free(tmp);
-	free(sock);
-	free(conf);
-	tmp = sock = conf = NULL;
-}
-
-TestSuite(tmpl, .init = setup, .fini = teardown, .timeout = 600);
+TestSuite(tmpl, .init = setup, .fini = du_teardown, .timeout = 600);
 
 static double now_s(void)
 {
@@ -294,34 +65,11 @@ static double now_s(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* tmp + the formatted rest */
-static char *pathf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *pathf(const char *fmt, ...)
-{
-	_cleanup_free_ char *rest = NULL;
-	char *p = NULL;
-	va_list ap;
-
-	va_start(ap, fmt);
-	cr_assert_geq(vasprintf(&rest, fmt, ap), 0);
-	va_end(ap);
-	cr_assert_geq(asprintf(&p, "%s%s", tmp, rest), 0);
-	return p;
-}
-
-/* /bin/sh -c script inside ctid: its exit code, output in *out. */
-static int sh_in(const char *ctid, const char *script, char **out)
-{
-	const char *argv[] = { "/bin/sh", "-c", script, NULL };
-
-	return exec_out(ctid, argv, out);
-}
-
 static void create_ct(const char *ctid, const char *tmpl)
 {
 	char *msg = NULL;
 
-	cr_assert_eq(call("create", ctid, json_pack("{s:s}", "ostemplate", tmpl), NULL, &msg), 0,
+	cr_assert_eq(du_call("create", ctid, json_pack("{s:s}", "ostemplate", tmpl), NULL, &msg), 0,
 		     "create %s: %s", ctid, msg ? msg : "");
 }
 
@@ -329,7 +77,7 @@ static void must(const char *verb, const char *ctid, json_t *args)
 {
 	char *msg = NULL;
 
-	cr_assert_eq(call(verb, ctid, args, NULL, &msg), 0, "%s %s: %s", verb, ctid,
+	cr_assert_eq(du_call(verb, ctid, args, NULL, &msg), 0, "%s %s: %s", verb, ctid,
 		     msg ? msg : "");
 }
 
@@ -393,21 +141,11 @@ static bool loop_under(const char *prefix)
 	return true;
 }
 
-static void daemon_stop_clean(void)
-{
-	int st;
-
-	cr_assert_gt(daemon_pid, 0);
-	kill(daemon_pid, SIGTERM);
-	cr_assert_eq(waitpid(daemon_pid, &st, 0), daemon_pid);
-	daemon_pid = -1;
-}
-
 Test(tmpl, two_hundred_containers_write_only_their_upper)
 {
-	_cleanup_free_ char *img = pathf("/templates/busybox/1/image.sqfs");
+	_cleanup_free_ char *img = du_path("/templates/busybox/1/image.sqfs");
 	_cleanup_free_ char *sha0 = sha_of(img), *sha1 = NULL;
-	_cleanup_free_ char *privd = pathf("/private%s", ""), *rootd = pathf("/root%s", "");
+	_cleanup_free_ char *privd = du_path("/private%s", ""), *rootd = du_path("/root%s", "");
 	const int N = 200, FIRST = 9800, STARTED = 3;
 	double t0, t_create, t_destroy;
 	char id[16];
@@ -432,7 +170,7 @@ Test(tmpl, two_hundred_containers_write_only_their_upper)
 				       "cat /etc/mine",
 				       id),
 			      0);
-		cr_assert_eq(sh_in(id, script, &out), 0, "write in %s: %s", id, out);
+		cr_assert_eq(du_sh(id, script, &out), 0, "write in %s: %s", id, out);
 	}
 	/* two more only mounted */
 	must("mount", "9803", NULL);
@@ -442,13 +180,13 @@ Test(tmpl, two_hundred_containers_write_only_their_upper)
 		struct stat st;
 
 		snprintf(id, sizeof(id), "%d", FIRST + i);
-		f = pathf("/private/%s/upper/etc/mine", id);
+		f = du_path("/private/%s/upper/etc/mine", id);
 		text = tu_read_file(f);
 		cr_assert_not_null(text, "write of %s not in its upper `%s`", id, f);
 		cr_assert_geq(asprintf(&want, "written-by-%s\n", id), 0);
 		cr_assert_str_eq(text, want);
 		/* the delete is a whiteout in the upper, the template keeps it */
-		wh = pathf("/private/%s/upper/etc/os-release", id);
+		wh = du_path("/private/%s/upper/etc/os-release", id);
 		cr_assert_eq(lstat(wh, &st), 0, "no whiteout for the delete in %s", id);
 		cr_assert(S_ISCHR(st.st_mode), "/etc/os-release of %s is not a whiteout", id);
 	}
@@ -457,12 +195,12 @@ Test(tmpl, two_hundred_containers_write_only_their_upper)
 		_cleanup_free_ char *f = NULL;
 
 		snprintf(id, sizeof(id), "%d", FIRST + i);
-		f = pathf("/private/%s/upper/etc/mine", id);
+		f = du_path("/private/%s/upper/etc/mine", id);
 		cr_assert(access(f, F_OK) < 0, "%s appeared in %s", f, id);
 	}
 	{
-		_cleanup_free_ char *r3 = pathf("/root/%s/etc/mine", "9803");
-		_cleanup_free_ char *p3 = pathf("/root/%s/etc/os-release", "9803");
+		_cleanup_free_ char *r3 = du_path("/root/%s/etc/mine", "9803");
+		_cleanup_free_ char *p3 = du_path("/root/%s/etc/os-release", "9803");
 		cr_assert(access(r3, F_OK) < 0, "a write of another container is visible in 9803");
 		cr_assert_eq(access(p3, F_OK), 0, "a delete of another container reached 9803");
 	}
@@ -481,9 +219,9 @@ Test(tmpl, two_hundred_containers_write_only_their_upper)
 	t_destroy = now_s() - t0;
 	fprintf(stderr, "tmpl: %d destroys: %.3f s\n", N, t_destroy);
 	/* the daemon lets the template go when it stops with nothing running */
-	daemon_stop_clean();
-	cr_assert_not(mounted_under(tmp), "a mount is left under %s", tmp);
-	cr_assert_not(loop_under(tmp), "a loop device is left on a file under %s", tmp);
+	du_daemon_term();
+	cr_assert_not(du_mounted_under(du.tmp), "a mount is left under %s", du.tmp);
+	cr_assert_not(loop_under(du.tmp), "a loop device is left on a file under %s", du.tmp);
 	cr_assert(dir_empty(privd), "private areas left in %s", privd);
 	cr_assert(dir_empty(rootd), "root mount points left in %s", rootd);
 }
@@ -491,8 +229,8 @@ Test(tmpl, two_hundred_containers_write_only_their_upper)
 /* busybox@2: busybox@1's tree with /etc/motd changed and /etc/v2 added. */
 static void make_v2(void)
 {
-	_cleanup_free_ char *tree = pathf("/v2tree%s", ""), *img = pathf("/v2.sqfs%s", "");
-	_cleanup_free_ char *v1 = pathf("/templates/busybox/1/image.sqfs");
+	_cleanup_free_ char *tree = du_path("/v2tree%s", ""), *img = du_path("/v2.sqfs%s", "");
+	_cleanup_free_ char *v1 = du_path("/templates/busybox/1/image.sqfs");
 	_cleanup_free_ char *motd = NULL, *mark = NULL, *out = NULL;
 	json_t *res = NULL;
 	char *msg = NULL;
@@ -507,8 +245,8 @@ static void make_v2(void)
 	free(out);
 	out = NULL;
 	cr_assert_eq(tu_run(mk, &out), 0, "mksquashfs: %s", out ? out : "");
-	cr_assert_eq(call("template-import", NULL,
-			  json_pack("{s:s,s:s}", "name", "busybox", "file", img), &res, &msg),
+	cr_assert_eq(du_call("template-import", NULL,
+			     json_pack("{s:s,s:s}", "name", "busybox", "file", img), &res, &msg),
 		     0, "template-import: %s", msg ? msg : "");
 	cr_assert_eq(json_integer_value(json_object_get(res, "version")), 2);
 	json_decref(res);
@@ -527,7 +265,7 @@ static bool array_has(json_t *arr, const char *s)
 
 static char *conf_value(const char *ctid, const char *key)
 {
-	_cleanup_free_ char *p = pathf("/ct/%s.conf", ctid);
+	_cleanup_free_ char *p = du_path("/ct/%s.conf", ctid);
 	_cleanup_free_ char *text = tu_read_file(p);
 	char *l, *e;
 
@@ -557,20 +295,20 @@ Test(tmpl, update_rebase_reports_shadowed_files)
 	create_ct("9701", "busybox@1");
 	create_ct("9702", "busybox@1");
 	must("start", "9700", NULL);
-	cr_assert_eq(sh_in("9700", "echo mine > /etc/motd", &out), 0);
+	cr_assert_eq(du_sh("9700", "echo mine > /etc/motd", &out), 0);
 	must("stop", "9700", NULL);
 	must("start", "9701", NULL);
 
 	make_v2();
 	/* template update is for Debian templates (apt): busybox says so */
 	cr_assert_neq(
-		call("template-update", NULL, json_pack("{s:s}", "name", "busybox"), NULL, &msg),
+		du_call("template-update", NULL, json_pack("{s:s}", "name", "busybox"), NULL, &msg),
 		0);
 
 	/* a stopped container: rebased now, with the report */
-	cr_assert_eq(
-		call("rebase", "9700", json_pack("{s:s}", "ostemplate", "busybox@2"), &res, &msg),
-		0, "rebase: %s", msg);
+	cr_assert_eq(du_call("rebase", "9700", json_pack("{s:s}", "ostemplate", "busybox@2"), &res,
+			     &msg),
+		     0, "rebase: %s", msg);
 	e = json_array_get(json_object_get(res, "containers"), 0);
 	cr_assert_str_eq(json_string_value(json_object_get(e, "status")), "rebased");
 	cr_assert(array_has(json_object_get(e, "shadows"), "etc/motd"),
@@ -582,8 +320,8 @@ Test(tmpl, update_rebase_reports_shadowed_files)
 	cr_assert_str_eq(ost, "busybox@2");
 	/* the container sees the new version, but keeps its own motd */
 	must("mount", "9700", NULL);
-	v2 = pathf("/root/%s/etc/v2", "9700");
-	motd = pathf("/root/%s/etc/motd", "9700");
+	v2 = du_path("/root/%s/etc/v2", "9700");
+	motd = du_path("/root/%s/etc/motd", "9700");
 	cr_assert_eq(access(v2, F_OK), 0, "the update did not reach 9700");
 	free(out);
 	out = tu_read_file(motd);
@@ -591,12 +329,12 @@ Test(tmpl, update_rebase_reports_shadowed_files)
 	must("umount", "9700", NULL);
 
 	/* a running one: refused, or recorded for the next start */
-	cr_assert_eq(
-		call("rebase", "9701", json_pack("{s:s}", "ostemplate", "busybox@2"), NULL, &msg),
-		32);
-	cr_assert_eq(call("rebase", "9701",
-			  json_pack("{s:s,s:b}", "ostemplate", "busybox@2", "on_restart", 1), &res,
-			  &msg),
+	cr_assert_eq(du_call("rebase", "9701", json_pack("{s:s}", "ostemplate", "busybox@2"), NULL,
+			     &msg),
+		     32);
+	cr_assert_eq(du_call("rebase", "9701",
+			     json_pack("{s:s,s:b}", "ostemplate", "busybox@2", "on_restart", 1),
+			     &res, &msg),
 		     0, "rebase --on-restart: %s", msg);
 	e = json_array_get(json_object_get(res, "containers"), 0);
 	cr_assert_str_eq(json_string_value(json_object_get(e, "status")), "pending");
@@ -609,15 +347,15 @@ Test(tmpl, update_rebase_reports_shadowed_files)
 	cr_assert_str_eq(ost2, "busybox@2", "--on-restart was not applied at restart");
 	free(out);
 	out = NULL;
-	cr_assert_eq(sh_in("9701", "cat /etc/v2", &out), 0);
+	cr_assert_eq(du_sh("9701", "cat /etc/v2", &out), 0);
 	cr_assert_str_eq(out, "2\n");
 	must("stop", "9701", NULL);
 
 	/* --all: 9702 is the only one left on v1 */
 	{
 		double t0 = now_s();
-		cr_assert_eq(call("rebase-all", NULL, json_pack("{s:s}", "ostemplate", "busybox@2"),
-				  &res, &msg),
+		cr_assert_eq(du_call("rebase-all", NULL,
+				     json_pack("{s:s}", "ostemplate", "busybox@2"), &res, &msg),
 			     0, "rebase --all: %s", msg);
 		fprintf(stderr, "tmpl: rebase --all of 1: %.2f ms\n", (now_s() - t0) * 1000);
 	}
@@ -628,9 +366,9 @@ Test(tmpl, update_rebase_reports_shadowed_files)
 	cr_assert_eq(json_array_size(json_object_get(e, "shadows")), 0);
 	json_decref(res);
 	/* a version that does not exist */
-	cr_assert_eq(
-		call("rebase", "9702", json_pack("{s:s}", "ostemplate", "busybox@9"), NULL, &msg),
-		91);
+	cr_assert_eq(du_call("rebase", "9702", json_pack("{s:s}", "ostemplate", "busybox@9"), NULL,
+			     &msg),
+		     91);
 }
 
 Test(tmpl, rebase_hundred_stopped)
@@ -646,9 +384,9 @@ Test(tmpl, rebase_hundred_stopped)
 	}
 	make_v2();
 	t0 = now_s();
-	cr_assert_eq(
-		call("rebase-all", NULL, json_pack("{s:s}", "ostemplate", "busybox@2"), &res, &msg),
-		0, "rebase --all: %s", msg);
+	cr_assert_eq(du_call("rebase-all", NULL, json_pack("{s:s}", "ostemplate", "busybox@2"),
+			     &res, &msg),
+		     0, "rebase --all: %s", msg);
 	t = now_s() - t0;
 	cr_assert_eq(json_array_size(json_object_get(res, "containers")), (size_t)N);
 	json_decref(res);
@@ -661,23 +399,24 @@ Test(tmpl, clone_copies_private_layer_with_new_ids)
 	_cleanup_free_ char *out = NULL, *b1 = NULL, *b2 = NULL, *ip = NULL;
 	char *msg = NULL;
 
-	cr_assert_eq(call("create", "9710",
-			  json_pack("{s:s,s:[s]}", "ostemplate", "busybox", "ipadd", "10.97.10.1"),
-			  NULL, &msg),
-		     0, "create: %s", msg);
+	cr_assert_eq(
+		du_call("create", "9710",
+			json_pack("{s:s,s:[s]}", "ostemplate", "busybox", "ipadd", "10.97.10.1"),
+			NULL, &msg),
+		0, "create: %s", msg);
 	must("start", "9710", NULL);
 	cr_assert_eq(
-		sh_in("9710", "echo cloned-data > /etc/data && chown 1000:1000 /etc/data", &out), 0,
+		du_sh("9710", "echo cloned-data > /etc/data && chown 1000:1000 /etc/data", &out), 0,
 		"%s", out);
-	cr_assert_eq(call("clone", "9710", json_pack("{s:s}", "dst", "9711"), NULL, &msg), 32,
+	cr_assert_eq(du_call("clone", "9710", json_pack("{s:s}", "dst", "9711"), NULL, &msg), 32,
 		     "clone of a running container: %s", msg);
 	must("stop", "9710", NULL);
-	cr_assert_eq(call("clone", "9710", json_pack("{s:s,s:s}", "dst", "9711", "name", "copy"),
-			  NULL, &msg),
+	cr_assert_eq(du_call("clone", "9710", json_pack("{s:s,s:s}", "dst", "9711", "name", "copy"),
+			     NULL, &msg),
 		     0, "clone: %s", msg);
-	cr_assert_eq(call("clone", "9710", json_pack("{s:s}", "dst", "9711"), NULL, &msg), 44);
-	cr_assert_neq(call("clone", "9710", json_pack("{s:s,s:s}", "dst", "9712", "name", "../x"),
-			   NULL, &msg),
+	cr_assert_eq(du_call("clone", "9710", json_pack("{s:s}", "dst", "9711"), NULL, &msg), 44);
+	cr_assert_neq(du_call("clone", "9710",
+			      json_pack("{s:s,s:s}", "dst", "9712", "name", "../x"), NULL, &msg),
 		      0);
 	b1 = conf_value("9710", "ID_BASE");
 	b2 = conf_value("9711", "ID_BASE");
@@ -693,12 +432,12 @@ Test(tmpl, clone_copies_private_layer_with_new_ids)
 	must("start", "9711", NULL);
 	free(out);
 	out = NULL;
-	cr_assert_eq(sh_in("9711", "cat /etc/data; stat -c %u /etc/data /etc/hostname", &out), 0);
+	cr_assert_eq(du_sh("9711", "cat /etc/data; stat -c %u /etc/data /etc/hostname", &out), 0);
 	cr_assert_str_eq(out, "cloned-data\n1000\n0\n", "clone's view: %s", out);
 	must("stop", "9711", NULL);
 	/* and not the template */
 	{
-		_cleanup_free_ char *s = pathf("/private/%s/upper/etc/data", "9711");
+		_cleanup_free_ char *s = du_path("/private/%s/upper/etc/data", "9711");
 		struct stat st;
 		cr_assert_eq(stat(s, &st), 0);
 		cr_assert_eq(st.st_uid, (uid_t)(strtoul(b2, NULL, 10) + 1000));
@@ -707,7 +446,7 @@ Test(tmpl, clone_copies_private_layer_with_new_ids)
 
 Test(tmpl, diskspace_image_gives_enospc_inside)
 {
-	_cleanup_free_ char *out = NULL, *img = pathf("/private/%s.img", "9720");
+	_cleanup_free_ char *out = NULL, *img = du_path("/private/%s.img", "9720");
 	json_t *res = NULL, *c;
 	char *msg = NULL;
 	struct stat st;
@@ -715,30 +454,30 @@ Test(tmpl, diskspace_image_gives_enospc_inside)
 	long long used = -1;
 
 	/* a limit with LAYOUT=dir cannot be enforced: refused, saying why */
-	cr_assert_eq(call("create", "9721",
-			  json_pack("{s:s,s:{s:s}}", "ostemplate", "busybox", "options",
-				    "diskspace", "64M"),
-			  NULL, &msg),
+	cr_assert_eq(du_call("create", "9721",
+			     json_pack("{s:s,s:{s:s}}", "ostemplate", "busybox", "options",
+				       "diskspace", "64M"),
+			     NULL, &msg),
 		     21);
 	cr_assert(strstr(msg, "project quotas") && strstr(msg, "image"), "%s", msg);
-	cr_assert_eq(call("create", "9720",
-			  json_pack("{s:s,s:s,s:{s:s}}", "ostemplate", "busybox", "layout", "image",
-				    "options", "diskspace", "32M"),
-			  NULL, &msg),
+	cr_assert_eq(du_call("create", "9720",
+			     json_pack("{s:s,s:s,s:{s:s}}", "ostemplate", "busybox", "layout",
+				       "image", "options", "diskspace", "32M"),
+			     NULL, &msg),
 		     0, "create layout=image: %s", msg);
 	cr_assert_eq(stat(img, &st), 0, "no image file");
 	cr_assert_eq(st.st_size, 32 << 20);
 	must("start", "9720", NULL);
-	cr_assert_neq(sh_in("9720", "dd if=/dev/zero of=/fill bs=1M count=64 2>&1", &out), 0,
+	cr_assert_neq(du_sh("9720", "dd if=/dev/zero of=/fill bs=1M count=64 2>&1", &out), 0,
 		      "64 MiB fitted into a 32 MiB limit");
 	cr_assert(strstr(out, "No space left"), "dd said: %s", out);
 	free(out);
 	out = NULL;
-	cr_assert_eq(sh_in("9720", "rm /fill && echo ok > /after", &out), 0, "%s", out);
+	cr_assert_eq(du_sh("9720", "rm /fill && echo ok > /after", &out), 0, "%s", out);
 	cr_assert_eq(stat(img, &st), 0);
 	cr_assert_leq((long long)st.st_blocks * 512, 33LL << 20, "image grew past its limit");
 	cr_assert_eq(
-		call("list", NULL, json_pack("{s:b,s:b}", "all", 1, "diskspace", 1), &res, &msg),
+		du_call("list", NULL, json_pack("{s:b,s:b}", "all", 1, "diskspace", 1), &res, &msg),
 		0);
 	json_array_foreach (json_object_get(res, "containers"), i, c)
 		if (!strcmp(json_string_value(json_object_get(c, "ctid")), "9720"))
@@ -747,24 +486,24 @@ Test(tmpl, diskspace_image_gives_enospc_inside)
 	cr_assert_gt(used, 0, "list: diskspace of 9720 is %lld KiB", used);
 	must("stop", "9720", NULL);
 	{
-		_cleanup_free_ char *p = pathf("/private/%s", "9720");
-		cr_assert_not(mounted_under(p), "private image still mounted after stop");
+		_cleanup_free_ char *p = du_path("/private/%s", "9720");
+		cr_assert_not(du_mounted_under(p), "private image still mounted after stop");
 	}
 	/* a clone copies the image: same limit, same files, its own ids */
 	must("clone", "9720", json_pack("{s:s}", "dst", "9722"));
 	{
-		_cleanup_free_ char *img2 = pathf("/private/%s.img", "9722");
+		_cleanup_free_ char *img2 = du_path("/private/%s.img", "9722");
 		cr_assert_eq(stat(img2, &st), 0, "the clone has no image");
 		cr_assert_eq(st.st_size, 32 << 20);
 	}
 	must("start", "9722", NULL);
 	free(out);
 	out = NULL;
-	cr_assert_eq(sh_in("9722", "cat /after; stat -c %u /after", &out), 0, "%s", out);
+	cr_assert_eq(du_sh("9722", "cat /after; stat -c %u /after", &out), 0, "%s", out);
 	cr_assert_str_eq(out, "ok\n0\n");
 	free(out);
 	out = NULL;
-	cr_assert_neq(sh_in("9722", "dd if=/dev/zero of=/fill bs=1M count=64 2>&1", &out), 0,
+	cr_assert_neq(du_sh("9722", "dd if=/dev/zero of=/fill bs=1M count=64 2>&1", &out), 0,
 		      "the clone lost its limit");
 	must("stop", "9722", NULL);
 	must("destroy", "9722", NULL);
@@ -775,29 +514,31 @@ Test(tmpl, diskspace_image_gives_enospc_inside)
 
 Test(tmpl, bad_names_and_missing_template_leave_nothing)
 {
-	_cleanup_free_ char *privd = pathf("/private%s", ""), *cfg = pathf("/ct/%s.conf", "9730");
+	_cleanup_free_ char *privd = du_path("/private%s", ""),
+			    *cfg = du_path("/ct/%s.conf", "9730");
 	json_t *res = NULL;
 	char *msg = NULL;
 	const char *bad[] = { "../busybox", "a/b", "bus\x01y", "..", NULL };
 
 	for (const char **b = bad; *b; b++) {
 		cr_assert_neq(
-			call("create", "9731", json_pack("{s:s}", "ostemplate", *b), NULL, &msg), 0,
-			"create with template `%s` accepted", *b);
-		cr_assert_neq(call("template-import", NULL,
-				   json_pack("{s:s,s:s}", "name", *b, "file", "/dev/null"), &res,
-				   &msg),
+			du_call("create", "9731", json_pack("{s:s}", "ostemplate", *b), NULL, &msg),
+			0, "create with template `%s` accepted", *b);
+		cr_assert_neq(du_call("template-import", NULL,
+				      json_pack("{s:s,s:s}", "name", *b, "file", "/dev/null"), &res,
+				      &msg),
 			      0, "template name `%s` accepted", *b);
 	}
-	cr_assert_neq(call("create", "9731",
-			   json_pack("{s:s,s:s}", "ostemplate", "busybox", "name", "a/../b"), NULL,
-			   &msg),
+	cr_assert_neq(du_call("create", "9731",
+			      json_pack("{s:s,s:s}", "ostemplate", "busybox", "name", "a/../b"),
+			      NULL, &msg),
 		      0);
-	cr_assert_eq(call("create", "9730", json_pack("{s:s}", "ostemplate", "nosuch"), NULL, &msg),
-		     91, "missing template: %s", msg);
+	cr_assert_eq(
+		du_call("create", "9730", json_pack("{s:s}", "ostemplate", "nosuch"), NULL, &msg),
+		91, "missing template: %s", msg);
 	cr_assert(access(cfg, F_OK) < 0, "config left by a failed create");
 	cr_assert(dir_empty(privd), "private area left by a failed create");
-	cr_assert_eq(call("status", "9730", NULL, NULL, NULL), 14);
+	cr_assert_eq(du_call("status", "9730", NULL, NULL, NULL), 14);
 }
 
 /* The stop signal comes from the template's manifest: an init that only
@@ -805,10 +546,10 @@ Test(tmpl, bad_names_and_missing_template_leave_nothing)
  * script) stops at once when the manifest says SIGUSR1. */
 Test(tmpl, halt_signal_from_manifest)
 {
-	_cleanup_free_ char *tree = pathf("/usr1%s", ""), *img = pathf("/usr1.sqfs%s", "");
-	_cleanup_free_ char *v1 = pathf("/templates/busybox/1/image.sqfs");
+	_cleanup_free_ char *tree = du_path("/usr1%s", ""), *img = du_path("/usr1.sqfs%s", "");
+	_cleanup_free_ char *v1 = du_path("/templates/busybox/1/image.sqfs");
 	_cleanup_free_ char *init = NULL, *out = NULL,
-			    *mpath = pathf("/templates/usr1/1/manifest.json");
+			    *mpath = du_path("/templates/usr1/1/manifest.json");
 	json_t *res = NULL, *m;
 	char *msg = NULL;
 	double t0;
@@ -832,8 +573,8 @@ Test(tmpl, halt_signal_from_manifest)
 	free(out);
 	out = NULL;
 	cr_assert_eq(tu_run(mk, &out), 0, "mksquashfs: %s", out ? out : "");
-	cr_assert_eq(call("template-import", NULL,
-			  json_pack("{s:s,s:s}", "name", "usr1", "file", img), &res, &msg),
+	cr_assert_eq(du_call("template-import", NULL,
+			     json_pack("{s:s,s:s}", "name", "usr1", "file", img), &res, &msg),
 		     0, "template-import: %s", msg ? msg : "");
 	json_decref(res);
 	m = json_load_file(mpath, 0, NULL);
@@ -857,8 +598,8 @@ Test(tmpl, halt_signal_from_manifest)
  * SIGTERM. */
 Test(tmpl, template_without_init_gets_strata_init)
 {
-	_cleanup_free_ char *tree = pathf("/noinit%s", ""), *img = pathf("/noinit.sqfs%s", "");
-	_cleanup_free_ char *v1 = pathf("/templates/busybox/1/image.sqfs");
+	_cleanup_free_ char *tree = du_path("/noinit%s", ""), *img = du_path("/noinit.sqfs%s", "");
+	_cleanup_free_ char *v1 = du_path("/templates/busybox/1/image.sqfs");
 	_cleanup_free_ char *out = NULL, *p = NULL, *rc = NULL;
 	json_t *res = NULL;
 	char *msg = NULL;
@@ -875,8 +616,8 @@ Test(tmpl, template_without_init_gets_strata_init)
 	free(out);
 	out = NULL;
 	cr_assert_eq(tu_run(mk, &out), 0, "mksquashfs: %s", out ? out : "");
-	cr_assert_eq(call("template-import", NULL,
-			  json_pack("{s:s,s:s}", "name", "noinit", "file", img), &res, &msg),
+	cr_assert_eq(du_call("template-import", NULL,
+			     json_pack("{s:s,s:s}", "name", "noinit", "file", img), &res, &msg),
 		     0, "template-import: %s", msg ? msg : "");
 	cr_assert(json_is_false(json_object_get(res, "has_init")));
 	json_decref(res);
@@ -885,7 +626,7 @@ Test(tmpl, template_without_init_gets_strata_init)
 	must("start", "9745", NULL);
 	free(out);
 	out = NULL;
-	cr_assert_eq(sh_in("9745",
+	cr_assert_eq(du_sh("9745",
 			   "for i in 1 2 3 4 5 6 7 8 9 10; do test -f /rc-ran && break; sleep 0.2; "
 			   "done; cat /rc-ran; (echo x > /sbin/init) 2>/dev/null || echo read-only",
 			   &out),
@@ -897,20 +638,8 @@ Test(tmpl, template_without_init_gets_strata_init)
 		     now_s() - t0);
 	/* the bound init left nothing in the private layer */
 	free(p);
-	p = pathf("/private/%s/upper/sbin/init", "9745");
+	p = du_path("/private/%s/upper/sbin/init", "9745");
 	cr_assert(access(p, F_OK) < 0, "/sbin/init written into the upper layer");
-}
-
-/* strata(8) itself: the verbs as a user types them, their output and codes. */
-static int cli(char **out, const char *const *args)
-{
-	const char *argv[32] = { STRATA_CLI_PATH, "--socket", sock };
-	int n = 3;
-
-	for (const char *const *a = args; *a && n < 31; a++)
-		argv[n++] = *a;
-	argv[n] = NULL;
-	return tu_run(argv, out);
 }
 
 Test(tmpl, cli_rebase_clone_list)
@@ -919,39 +648,43 @@ Test(tmpl, cli_rebase_clone_list)
 
 	create_ct("9760", "busybox@1");
 	must("start", "9760", NULL);
-	cr_assert_eq(sh_in("9760", "echo mine > /etc/motd", &out), 0);
+	cr_assert_eq(du_sh("9760", "echo mine > /etc/motd", &out), 0);
 	must("stop", "9760", NULL);
 	make_v2();
 
 	free(out);
 	out = NULL;
-	cr_assert_eq(cli(&out, (const char *[]){ "rebase", "9760", NULL }), 20, "%s", out);
+	cr_assert_eq(du_cli((const char *[]){ "rebase", "9760", NULL }, &out), 20, "%s", out);
 	free(out);
 	out = NULL;
-	cr_assert_eq(
-		cli(&out, (const char *[]){ "rebase", "9760", "--ostemplate", "busybox@2", NULL }),
-		0, "%s", out);
+	cr_assert_eq(du_cli((const char *[]){ "rebase", "9760", "--ostemplate", "busybox@2", NULL },
+			    &out),
+		     0, "%s", out);
 	cr_assert(strstr(out, "Container 9760 rebased onto busybox@2") &&
 			  strstr(out, "keep the container's own copy") && strstr(out, "/etc/motd"),
 		  "rebase printed: %s", out);
 	free(out);
 	out = NULL;
 	cr_assert_eq(
-		cli(&out, (const char *[]){ "rebase", "--all", "--ostemplate", "busybox@2", NULL }),
+		du_cli((const char *[]){ "rebase", "--all", "--ostemplate", "busybox@2", NULL },
+		       &out),
 		0, "%s", out);
 	cr_assert(strstr(out, "No container to rebase"), "%s", out);
 	free(out);
 	out = NULL;
-	cr_assert_eq(cli(&out, (const char *[]){ "clone", "9760", "9761", "--name", "twin", NULL }),
-		     0, "%s", out);
+	cr_assert_eq(
+		du_cli((const char *[]){ "clone", "9760", "9761", "--name", "twin", NULL }, &out),
+		0, "%s", out);
 	cr_assert(strstr(out, "Container 9761 cloned"), "%s", out);
 	free(out);
 	out = NULL;
-	cr_assert_eq(cli(&out, (const char *[]){ "clone", "9760", "9761", NULL }), 44, "%s", out);
+	cr_assert_eq(du_cli((const char *[]){ "clone", "9760", "9761", NULL }, &out), 44, "%s",
+		     out);
 	free(out);
 	out = NULL;
-	cr_assert_eq(cli(&out, (const char *[]){ "list", "-a", "-H", "-o",
-						 "ctid,ostemplate,diskspace,name", NULL }),
+	cr_assert_eq(du_cli((const char *[]){ "list", "-a", "-H", "-o",
+					      "ctid,ostemplate,diskspace,name", NULL },
+			    &out),
 		     0, "%s", out);
 	{
 		char tmpl1[64], name1[64], tmpl2[64], name2[64];
@@ -968,8 +701,9 @@ Test(tmpl, cli_rebase_clone_list)
 	}
 	free(out);
 	out = NULL;
-	cr_assert_eq(cli(&out, (const char *[]){ "create", "9762", "--ostemplate", "busybox",
-						 "--diskspace", "64M", NULL }),
+	cr_assert_eq(du_cli((const char *[]){ "create", "9762", "--ostemplate", "busybox",
+					      "--diskspace", "64M", NULL },
+			    &out),
 		     21, "%s", out);
 	cr_assert(strstr(out, "--layout image"), "%s", out);
 }
