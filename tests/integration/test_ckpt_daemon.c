@@ -1,0 +1,709 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * suspend / resume end to end (checkpoint area): the real CLI against a
+ * private stratad (its own strata.conf and directories under
+ * /tmp/stck-XXXXXX, cgroup subtree stck-PID), the test process playing the
+ * host in a network namespace of its own (so the container's routed veth
+ * never touches the real host). The container's init is ckpt_guest: a
+ * counter, N MiB of checksummed memory and a TCP echo server. CTIDs 9350-9399.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "ksal/cleanup.h"
+#include "tests/helpers/testutil.h"
+
+#define CT "9350"
+#define CT_ONBOOT "9351"
+#define CT_IP "10.93.50.2"
+#define HOST_IP "10.93.50.1"
+#define PORT 7350
+#define TEMPLATE "stck-guest"
+
+static char *tmp;
+static pid_t daemon_pid = -1;
+
+static char *path_in(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *path_in(const char *fmt, ...)
+{
+	_cleanup_free_ char *sub = NULL;
+	char *p = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	cr_assert_geq(vasprintf(&sub, fmt, ap), 0);
+	va_end(ap);
+	cr_assert_geq(asprintf(&p, "%s/%s", tmp, sub), 0);
+	return p;
+}
+
+/* Run argv, stdout+stderr captured into *out; the exit status. */
+static int run(char **out, const char *const argv[])
+{
+	_cleanup_free_ char *outp = path_in("cmd.out");
+	int status;
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int n = open("/dev/null", O_RDONLY);
+
+		dup2(n, 0);
+		dup2(o, 1);
+		dup2(o, 2);
+		alarm(60);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (out)
+		*out = tu_read_file(outp);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int strata_v(char **out, ...)
+{
+	_cleanup_free_ char *sock = path_in("run/strata.sock");
+	const char *argv[32] = { STRATA_CLI_PATH, "--socket", sock };
+	int argc = 3;
+	va_list ap;
+
+	va_start(ap, out);
+	for (const char *a = va_arg(ap, const char *); a && argc < 30; a = va_arg(ap, const char *))
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc] = NULL;
+	return run(out, argv);
+}
+#define strata(out, ...) strata_v(out, __VA_ARGS__, NULL)
+
+static bool daemon_answers(void)
+{
+	_cleanup_free_ char *out = NULL;
+
+	return strata(&out, "status", "9399") == 0;
+}
+
+static void start_daemon(const char *stop_mode)
+{
+	_cleanup_free_ char *conf = path_in("strata.conf"), *log = path_in("stratad.log");
+	_cleanup_free_ char *text = NULL;
+
+	cr_assert_geq(asprintf(&text,
+			       "CONF_DIR=\"%1$s/ct\"\nSAMPLES_DIR=\"%1$s/samples\"\n"
+			       "STATE_DIR=\"%1$s/state\"\nRUN_DIR=\"%1$s/run\"\n"
+			       "TEMPLATE_DIR=\"%1$s/templates\"\nPRIVATE_DIR=\"%1$s/private\"\n"
+			       "ROOT_DIR=\"%1$s/root\"\nSOCKET=\"%1$s/run/strata.sock\"\n"
+			       "CGROUP_SUBTREE=\"stck-%2$d\"\nINIT_PATH=\"%3$s\"\n"
+			       "STOP_TIMEOUT=10\nLXCFS=no\nLOG_LEVEL=debug\n"
+			       "LOG_FILE=\"%1$s/stratad.log\"\nVE_STOP_MODE=%4$s\n",
+			       tmp, getpid(), STRATA_INIT_PATH, stop_mode),
+		      0);
+	cr_assert_eq(tu_write_file(conf, text), 0);
+	daemon_pid = fork();
+	cr_assert_geq(daemon_pid, 0);
+	if (daemon_pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		setsid();
+		execl(STRATAD_PATH, "stratad", "--config", conf, "--foreground", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200; i++) {
+		int status;
+
+		if (daemon_answers())
+			return;
+		if (waitpid(daemon_pid, &status, WNOHANG) == daemon_pid) {
+			_cleanup_free_ char *l = tu_read_file(log);
+			daemon_pid = -1;
+			cr_assert_fail("stratad exited at start (status %d):\n%s", status,
+				       l ? l : "");
+		}
+		usleep(50000);
+	}
+	cr_assert_fail("stratad did not answer within 10 s");
+}
+
+/* SIGTERM and wait (up to 30 s: a suspend to disk may be under way). */
+static int stop_daemon(void)
+{
+	int status = -1;
+
+	if (daemon_pid <= 0)
+		return -1;
+	kill(daemon_pid, SIGTERM);
+	for (int i = 0; i < 600; i++) {
+		if (waitpid(daemon_pid, &status, WNOHANG) == daemon_pid) {
+			daemon_pid = -1;
+			return status;
+		}
+		usleep(50000);
+	}
+	kill(daemon_pid, SIGKILL);
+	waitpid(daemon_pid, &status, 0);
+	daemon_pid = -1;
+	return -1;
+}
+
+static void umount_leftovers(void)
+{
+	for (int pass = 0; pass < 16; pass++) {
+		_cleanup_fclose_ FILE *f = fopen("/proc/self/mounts", "re");
+		char line[4096], *last = NULL;
+
+		if (!f)
+			return;
+		while (fgets(line, sizeof(line), f)) {
+			char dev[1024], mnt[2048];
+
+			if (sscanf(line, "%1023s %2047s", dev, mnt) == 2 &&
+			    strncmp(mnt, tmp, strlen(tmp)) == 0) {
+				free(last);
+				last = strdup(mnt);
+			}
+		}
+		if (!last)
+			return;
+		umount2(last, MNT_DETACH);
+		free(last);
+	}
+}
+
+/* Kill what is left in our cgroup subtree, then remove it, deepest first. */
+static int cg_kill_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	if (strstr(path, "/cgroup.procs")) {
+		_cleanup_fclose_ FILE *f = fopen(path, "re");
+		int pid;
+
+		while (f && fscanf(f, "%d", &pid) == 1)
+			kill(pid, SIGKILL);
+	}
+	return 0;
+}
+
+static int cg_rmdir_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (type == FTW_DP)
+		rmdir(path);
+	return 0;
+}
+
+static void rm_cgroups(void)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		_cleanup_closedir_ DIR *d = opendir("/sys/fs/cgroup");
+		struct dirent *e;
+
+		while (d && (e = readdir(d))) {
+			char path[512];
+
+			if (e->d_name[0] == '.' ||
+			    snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/stck-%d", e->d_name,
+				     getpid()) >= (int)sizeof(path))
+				continue;
+			nftw(path, pass ? cg_rmdir_one : cg_kill_one, 16,
+			     FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+		}
+		if (!pass)
+			usleep(200000);
+	}
+}
+
+static void sh(const char *cmd)
+{
+	const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+
+	cr_assert_eq(run(NULL, argv), 0, "`%s` failed", cmd);
+}
+
+/* The test process plays the host: a network namespace of its own. */
+static void setup(void)
+{
+	if (!tu_is_root() || access(STRATAD_PATH, X_OK) < 0)
+		return;
+	tmp = tu_tmpdir("stck");
+	cr_assert_not_null(tmp);
+	cr_assert_eq(chmod(tmp, 0755), 0);
+	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare(CLONE_NEWNET): %s", strerror(errno));
+	sh("ip link set lo up && ip addr add " HOST_IP "/32 dev lo");
+}
+
+static void teardown(void)
+{
+	if (daemon_pid > 0) {
+		strata(NULL, "-q", "stop", "--fast", CT);
+		strata(NULL, "-q", "destroy", CT);
+		strata(NULL, "-q", "stop", "--fast", CT_ONBOOT);
+		strata(NULL, "-q", "destroy", CT_ONBOOT);
+		stop_daemon();
+	}
+	rm_cgroups();
+	if (tmp && getenv("STCK_KEEP_LOG")) { /* stratad's log, for figures and debugging */
+		_cleanup_free_ char *cmd = NULL;
+
+		if (asprintf(&cmd, "cat %s/stratad.log >> %s", tmp, getenv("STCK_KEEP_LOG")) > 0)
+			(void)!system(cmd);
+	}
+	if (tmp) {
+		umount_leftovers();
+		tu_rm_rf(tmp);
+	}
+	free(tmp);
+	tmp = NULL;
+}
+
+static void need_root(void)
+{
+	if (!tu_is_root())
+		cr_skip_test("needs root");
+	if (access(STRATAD_PATH, X_OK) < 0)
+		cr_skip_test("stratad is not built");
+	if (access("/opt/strata/bin/criu", X_OK) < 0)
+		cr_skip_test("no CRIU 4.2 at /opt/strata/bin/criu (scripts/deps.sh)");
+}
+
+/* Template: ckpt_guest as /sbin/init holding mib MiB, echo server on PORT. */
+static void make_ct(int mib)
+{
+	_cleanup_free_ char *rootfs = path_in("rootfs"), *image = path_in("guest.sqfs");
+	_cleanup_free_ char *cmd = NULL, *out = NULL, *args = NULL, *argf = NULL;
+
+	cr_assert_geq(asprintf(&cmd,
+			       "mkdir -p %1$s/sbin %1$s/proc %1$s/sys %1$s/dev %1$s/tmp %1$s/run "
+			       "%1$s/etc %1$s/root && cp %2$s %1$s/sbin/init",
+			       rootfs, CKPT_GUEST_PATH),
+		      0);
+	sh(cmd);
+	cr_assert_geq(asprintf(&args, "%d %d\n", mib, PORT), 0);
+	argf = path_in("rootfs/etc/ckpt_guest.args");
+	cr_assert_eq(tu_write_file(argf, args), 0);
+	free(cmd);
+	cr_assert_geq(asprintf(&cmd, "mksquashfs %s %s -noappend -quiet -no-progress -all-root",
+			       rootfs, image),
+		      0);
+	sh(cmd);
+	cr_assert_eq(strata(&out, "-q", "template", "import", TEMPLATE, image), 0, "import: %s",
+		     out);
+	free(out);
+	cr_assert_eq(strata(&out, "create", CT, "--ostemplate", TEMPLATE, "--ipadd", CT_IP), 0,
+		     "create: %s", out);
+	free(out);
+	cr_assert_eq(strata(&out, "start", CT), 0, "start: %s", out);
+}
+
+static char *ct_file(const char *name)
+{
+	_cleanup_free_ char *p = path_in("root/%s/%s", CT, name);
+
+	return tu_read_file(p);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The guest's counter: from its root, or from the private area's upper
+ * layer while the root is not mounted (suspended). */
+static long counter(void)
+{
+	_cleanup_free_ char *c = ct_file("counter");
+
+	if (!c) {
+		_cleanup_free_ char *p = path_in("private/%s/upper/counter", CT);
+		c = tu_read_file(p);
+	}
+	cr_assert_not_null(c, "no counter file");
+	return strtol(c, NULL, 10);
+}
+
+/* Wait until the guest is up: counter ticking, memory filled. */
+static void wait_guest(void)
+{
+	double end = now_s() + 30;
+
+	for (;;) {
+		_cleanup_free_ char *m = ct_file("mem.expected");
+
+		if (m && counter() >= 10)
+			return;
+		cr_assert_lt(now_s(), end, "the guest did not come up in 30 s");
+		usleep(100000);
+	}
+}
+
+/* Ask the guest to checksum its memory again; assert it is unchanged. */
+static void assert_memory_intact(void)
+{
+	_cleanup_free_ char *req = path_in("root/%s/mem.req", CT);
+	_cleanup_free_ char *nowp = path_in("root/%s/mem.now", CT);
+	_cleanup_free_ char *expected = ct_file("mem.expected"), *got = NULL;
+	double end = now_s() + 20;
+
+	unlink(nowp);
+	cr_assert_eq(tu_write_file(req, "1"), 0);
+	while (access(req, F_OK) == 0 || access(nowp, F_OK) < 0) {
+		cr_assert_lt(now_s(), end, "the guest did not checksum its memory in 20 s");
+		usleep(50000);
+	}
+	got = ct_file("mem.now");
+	cr_assert_not_null(expected);
+	cr_assert_not_null(got);
+	cr_assert_str_eq(got, expected, "memory checksum changed");
+}
+
+/* Right after a resume: the counter goes on from where it was (a restarted
+ * guest would count from 0 again), and it moves. */
+static void assert_counter_continues(long from)
+{
+	long now = counter();
+
+	cr_assert_geq(now, from, "counter restarted: %ld before, %ld after", from, now);
+	cr_assert_lt(now, from + 30, "counter jumped: %ld -> %ld", from, now);
+}
+
+static void assert_counter_moves(long from)
+{
+	double end = now_s() + 5;
+
+	while (counter() <= from) {
+		cr_assert_lt(now_s(), end, "counter stuck at %ld", counter());
+		usleep(50000);
+	}
+}
+
+static void assert_status(const char *want)
+{
+	_cleanup_free_ char *out = NULL;
+
+	cr_assert_eq(strata(&out, "status", CT), 0, "status: %s", out);
+	cr_assert_not_null(strstr(out, want), "status `%s`, expected `%s`", out, want);
+}
+
+/* The pids in the container's memory cgroup (-1: no such cgroup). */
+static int cg_tasks(void)
+{
+	_cleanup_free_ char *p = NULL;
+	_cleanup_fclose_ FILE *f = NULL;
+	int n = 0, pid;
+
+	cr_assert_geq(asprintf(&p, "/sys/fs/cgroup/memory/stck-%d/%s/cgroup.procs", getpid(), CT),
+		      0);
+	f = fopen(p, "re");
+	if (!f)
+		return -1;
+	while (fscanf(f, "%d", &pid) == 1)
+		n++;
+	return n;
+}
+
+static int tcp_connect(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(PORT) };
+	struct timeval tv = { 5, 0 };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0);
+	inet_pton(AF_INET, CT_IP, &sa.sin_addr);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	for (int i = 0; i < 50; i++) {
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			return fd;
+		usleep(100000);
+	}
+	cr_assert_fail("connect to %s:%d: %s", CT_IP, PORT, strerror(errno));
+	return -1;
+}
+
+static void tcp_echo(int fd, const char *msg)
+{
+	char buf[256], want[256];
+	size_t got = 0;
+
+	snprintf(want, sizeof(want), "echo:%s", msg);
+	cr_assert_eq(write(fd, msg, strlen(msg)), (ssize_t)strlen(msg), "send: %s",
+		     strerror(errno));
+	while (got < strlen(want)) {
+		ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
+
+		cr_assert_gt(n, 0, "no echo of `%s` (%s)", msg, n < 0 ? strerror(errno) : "EOF");
+		got += (size_t)n;
+	}
+	buf[got] = 0;
+	cr_assert_str_eq(buf, want);
+}
+
+static int ppid_of(int pid)
+{
+	_cleanup_free_ char *p = NULL, *st = NULL;
+	char *c;
+	int ppid = -1;
+
+	cr_assert_geq(asprintf(&p, "/proc/%d/stat", pid), 0);
+	st = tu_read_file(p);
+	c = st ? strrchr(st, ')') : NULL;
+	if (!c || sscanf(c, ") %*c %d", &ppid) != 1)
+		return -1;
+	return ppid;
+}
+
+/* The restored init is stratad's child (stratad is a child subreaper). */
+static void assert_init_is_daemon_child(void)
+{
+	_cleanup_free_ char *p = NULL;
+	_cleanup_fclose_ FILE *f = NULL;
+	int pid, n = 0;
+
+	cr_assert_geq(asprintf(&p, "/sys/fs/cgroup/memory/stck-%d/%s/cgroup.procs", getpid(), CT),
+		      0);
+	f = fopen(p, "re");
+	cr_assert_not_null(f);
+	while (fscanf(f, "%d", &pid) == 1)
+		if (ppid_of(pid) == daemon_pid)
+			n++;
+	cr_assert_eq(n, 1, "%d processes of the container are stratad's children", n);
+}
+
+/* No zombie left among stratad's children (strays are reaped). */
+static void assert_no_zombie_children(void)
+{
+	_cleanup_free_ char *p = NULL, *kids = NULL;
+	char *save = NULL;
+
+	cr_assert_geq(asprintf(&p, "/proc/%d/task/%d/children", daemon_pid, daemon_pid), 0);
+	kids = tu_read_file(p);
+	for (char *t = kids ? strtok_r(kids, " \n", &save) : NULL; t;
+	     t = strtok_r(NULL, " \n", &save)) {
+		_cleanup_free_ char *sp = NULL, *st = NULL;
+		char *c;
+
+		cr_assert_geq(asprintf(&sp, "/proc/%s/stat", t), 0);
+		st = tu_read_file(sp);
+		c = st ? strrchr(st, ')') : NULL;
+		cr_assert(!c || c[2] != 'Z', "stratad leaves zombie child %s", t);
+	}
+}
+
+TestSuite(ckpt_daemon, .init = setup, .fini = teardown, .timeout = 120);
+
+/* 256 MiB, 3 cycles: processes gone, cgroup empty, status suspended; then
+ * the counter continues, memory intact, the TCP connection carries on. */
+Test(ckpt_daemon, three_cycles_counter_memory_tcp)
+{
+	int fd;
+
+	need_root();
+	start_daemon("keep");
+	make_ct(256);
+	wait_guest();
+	fd = tcp_connect();
+	tcp_echo(fd, "before");
+	for (int cycle = 0; cycle < 3; cycle++) {
+		_cleanup_free_ char *out = NULL;
+		long c0;
+		double t0;
+
+		cr_assert_gt(cg_tasks(), 0);
+		t0 = now_s();
+		cr_assert_eq(strata(&out, "suspend", CT), 0, "cycle %d: suspend: %s", cycle, out);
+		cr_log_info("cycle %d: suspend %.0f ms", cycle, (now_s() - t0) * 1000);
+		c0 = counter();
+		cr_assert_leq(cg_tasks(), 0, "tasks left in the cgroup after suspend");
+		assert_status("down suspended");
+		free(out);
+		cr_assert_eq(strata(&out, "list", "-a", "-H", "-o", "ctid,status"), 0, "%s", out);
+		cr_assert_not_null(strstr(out, "suspended"), "list: %s", out);
+		usleep(300000);
+		cr_assert_eq(counter(), c0, "counter moved while suspended");
+		free(out);
+		t0 = now_s();
+		cr_assert_eq(strata(&out, "restore", CT), 0, "cycle %d: resume: %s", cycle, out);
+		cr_log_info("cycle %d: resume %.0f ms", cycle, (now_s() - t0) * 1000);
+		assert_status("running");
+		assert_counter_continues(c0);
+		assert_counter_moves(c0);
+		assert_memory_intact();
+		assert_init_is_daemon_child();
+		assert_no_zombie_children();
+		tcp_echo(fd, cycle == 0 ? "after-1" : cycle == 1 ? "after-2" : "after-3");
+	}
+	close(fd);
+}
+
+/* A dump that cannot be written: the container keeps running, exit 16, the
+ * error says why; then a dump that fails inside CRIU (no space for the
+ * images) names CRIU's log. */
+Test(ckpt_daemon, failed_dump_keeps_running)
+{
+	_cleanup_free_ char *ro = path_in("ro"), *small = path_in("small");
+	_cleanup_free_ char *out = NULL, *dir = NULL;
+	long c0;
+
+	need_root();
+	start_daemon("keep");
+	make_ct(64);
+	wait_guest();
+	cr_assert_eq(mkdir(ro, 0700), 0);
+	cr_assert_eq(mount("stck-ro", ro, "tmpfs", MS_RDONLY, "size=1m"), 0);
+	dir = path_in("ro/img");
+	cr_assert_eq(strata(&out, "suspend", CT, "--dumpfile", dir), 16, "%s", out);
+	cr_assert_not_null(strstr(out, "Read-only file system"), "%s", out);
+	assert_status("running");
+	c0 = counter();
+	assert_counter_moves(c0);
+	assert_memory_intact();
+
+	cr_assert_eq(mkdir(small, 0700), 0);
+	cr_assert_eq(mount("stck-small", small, "tmpfs", 0, "size=8m"), 0);
+	free(dir);
+	free(out);
+	dir = path_in("small/img");
+	cr_assert_eq(strata(&out, "chkpnt", CT, "--dumpfile", dir), 16, "%s", out);
+	cr_log_info("failed dump: %s", out);
+	cr_assert_not_null(strstr(out, "rror"), "no CRIU error in: %s", out);
+	assert_status("running");
+	c0 = counter();
+	assert_counter_moves(c0);
+	assert_memory_intact();
+	umount2(small, MNT_DETACH);
+	umount2(ro, MNT_DETACH);
+}
+
+/* A restore that fails (the veth's host name is taken): the images stay,
+ * the container is still suspended, exit 17; a retry works. */
+Test(ckpt_daemon, failed_restore_keeps_images_and_retry_works)
+{
+	_cleanup_free_ char *out = NULL, *ckpt = path_in("state/dumps/%s/strata-ckpt", CT);
+	long c0;
+
+	need_root();
+	start_daemon("keep");
+	make_ct(32);
+	wait_guest();
+	cr_assert_eq(strata(&out, "suspend", CT), 0, "%s", out);
+	c0 = counter();
+	sh("ip link add veth" CT " type veth peer name stckp" CT);
+	free(out);
+	cr_assert_eq(strata(&out, "resume", CT), 17, "%s", out);
+	cr_log_info("failed restore: %s", out);
+	assert_status("down suspended");
+	cr_assert_eq(access(ckpt, F_OK), 0, "images gone after a failed restore");
+	sh("ip link del veth" CT);
+	free(out);
+	cr_assert_eq(strata(&out, "resume", CT), 0, "retry: %s", out);
+	assert_status("running");
+	assert_counter_continues(c0);
+	assert_counter_moves(c0);
+	assert_memory_intact();
+}
+
+/* --dumpfile and --keep; suspend --all / resume --all. */
+Test(ckpt_daemon, dumpfile_keep_all)
+{
+	_cleanup_free_ char *out = NULL, *dir = path_in("mydump/img"), *marker = NULL;
+	_cleanup_free_ char *kept = path_in("state/dumps/%s.kept/strata-ckpt", CT);
+	long c0;
+
+	need_root();
+	start_daemon("keep");
+	make_ct(16);
+	wait_guest();
+	marker = path_in("mydump/img/strata-ckpt");
+	cr_assert_eq(strata(&out, "suspend", CT, "--dumpfile", dir), 0, "%s", out);
+	cr_assert_eq(access(marker, F_OK), 0, "no checkpoint in --dumpfile DIR");
+	assert_status("down suspended");
+	c0 = counter();
+	free(out);
+	cr_assert_eq(strata(&out, "resume", CT, "--keep"), 0, "%s", out);
+	assert_status("running");
+	cr_assert_eq(access(marker, F_OK), 0, "--keep removed the images");
+	assert_counter_continues(c0);
+	assert_counter_moves(c0);
+
+	free(out);
+	cr_assert_eq(strata(&out, "suspend", "--all"), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "Container " CT " suspended"), "%s", out);
+	assert_status("down suspended");
+	free(out);
+	cr_assert_eq(strata(&out, "resume", "--all", "--keep"), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "Container " CT " resumed"), "%s", out);
+	assert_status("running");
+	cr_assert_eq(access(kept, F_OK), 0, "--keep: no checkpoint at %s", kept);
+	free(out);
+	/* kept images do not make a later stop look suspended */
+	cr_assert_eq(strata(&out, "stop", "--fast", CT), 0, "%s", out);
+	assert_status("down");
+	free(out);
+	cr_assert_eq(strata(&out, "status", CT), 0);
+	cr_assert_null(strstr(out, "suspended"), "%s", out);
+	free(out);
+	cr_assert_eq(strata(&out, "resume", CT), 17, "resume without checkpoint: %s", out);
+	free(out);
+	cr_assert_eq(strata(&out, "suspend", CT), 31, "suspend of a stopped one: %s", out);
+}
+
+/* VE_STOP_MODE=suspend: SIGTERM to stratad suspends to disk, the next
+ * stratad resumes it; ONBOOT=yes containers start after a host boot. */
+Test(ckpt_daemon, stop_mode_suspend)
+{
+	_cleanup_free_ char *ckpt = path_in("state/dumps/%s/strata-ckpt", CT);
+	_cleanup_free_ char *onboot_done = path_in("run/onboot.done"), *out = NULL;
+	int status;
+	long c0;
+
+	need_root();
+	start_daemon("suspend");
+	make_ct(64);
+	wait_guest();
+	cr_assert_eq(strata(&out, "create", CT_ONBOOT, "--ostemplate", TEMPLATE, "--onboot", "yes"),
+		     0, "create: %s", out);
+	free(out);
+	out = NULL;
+	status = stop_daemon();
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "stratad status %d", status);
+	cr_assert_eq(access(ckpt, F_OK), 0, "no checkpoint after the daemon stopped");
+	cr_assert_leq(cg_tasks(), 0, "container still running after shutdown");
+	c0 = counter();
+	/* a host reboot: RUN_DIR is empty again, ONBOOT=yes containers start */
+	cr_assert_eq(unlink(onboot_done), 0);
+	start_daemon("suspend");
+	assert_status("running");
+	cr_assert_eq(strata(&out, "status", CT_ONBOOT), 0);
+	cr_assert_not_null(strstr(out, "running"), "ONBOOT container: %s", out);
+	assert_counter_continues(c0);
+	assert_counter_moves(c0);
+	assert_memory_intact();
+	cr_assert_neq(access(ckpt, F_OK), 0, "checkpoint left after the resume");
+}
