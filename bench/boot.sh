@@ -15,7 +15,7 @@
 #     debootstrap tree the template image was made from (the rootfs cache
 #     under /var/cache/strata/rootfs), chowned to RANGE by nspawn in its
 #     warm-up boot (nspawn 252 cannot idmap a --volatile root here), probe
-#     through nsenter into its init.
+#     through nsenter into its init (nspawn's child).
 # poweroff: from the halt request (`strata stop`; `systemctl poweroff` in
 #   the nspawn container) until the runtime reports the container gone.
 # A boot that does not reach running/degraded within BOOT_TIMEOUT seconds
@@ -65,6 +65,15 @@ probe() {
 	return 1
 }
 
+# run a command in the nspawn container: its init is nspawn's child once
+# the outer child (which chowns the tree first) is gone, so look it up anew
+nspawn_exec() {
+	local init
+	kill -0 "$NSPAWN_PID" 2>/dev/null || return 1
+	init=$(pgrep -P "$NSPAWN_PID" | tail -1) || return 1
+	nsenter -t "$init" -a "$@"
+}
+
 strata_diag() {
 	echo "-- strata $CT: systemd's view --" >&2
 	$STRATA exec2 $CT systemctl is-system-running 2>&1 | head -3 >&2 || true
@@ -93,6 +102,7 @@ $STRATA create $CT --ostemplate debian-12 >/dev/null
 
 declare -a S_BOOT S_WAIT S_OFF N_BOOT N_OFF
 WARM=(" (warm-up, not counted)" "")
+S_STATE=none N_STATE=none
 echo "== Strata: $RUNS boots of container $CT (debian-12, systemd) ==" >&2
 for i in $(seq 0 "$RUNS"); do
 	t0=$(ms_now)
@@ -100,6 +110,7 @@ for i in $(seq 0 "$RUNS"); do
 	if state=$(probe $STRATA exec2 $CT); then
 		t1=$(ms_now)
 		[ "$i" = 0 ] || S_BOOT+=($((t1 - t0)))
+		S_STATE=$state
 		echo "strata boot $i: $((t1 - t0)) ms ($state)${WARM[$i > 0]}" >&2
 	else
 		echo "strata boot $i: not booted after ${BOOT_TIMEOUT} s: systemd says \`$state\`" >&2
@@ -133,22 +144,17 @@ for i in $(seq 0 "$RUNS"); do
 		--private-users-ownership=chown --register=no --keep-unit --console=passive \
 		-M "stperf-boot-$i" -b >/dev/null 2>&1 &
 	NSPAWN_PID=$!
-	init=
-	while [ -z "$init" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; do
-		init=$(pgrep -P "$NSPAWN_PID" | head -1 || true)
-		[ -n "$init" ] || sleep 0.005
-	done
-	[ -n "$init" ] || bench_die "systemd-nspawn exited before its container started"
 	# the warm-up boot chowns the copy first: give it time
-	if state=$(BOOT_TIMEOUT=$((i ? BOOT_TIMEOUT : 600)) probe nsenter -t "$init" -a); then
+	if state=$(BOOT_TIMEOUT=$((i ? BOOT_TIMEOUT : 600)) probe nspawn_exec); then
 		t1=$(ms_now)
 		[ "$i" = 0 ] || N_BOOT+=($((t1 - t0)))
+		N_STATE=$state
 		echo "nspawn boot $i: $((t1 - t0)) ms ($state)${WARM[$i > 0]}" >&2
 	else
 		echo "nspawn boot $i: not booted after ${BOOT_TIMEOUT} s: \`$state\`" >&2
 	fi
 	t0=$(ms_now)
-	nsenter -t "$init" -a systemctl poweroff >/dev/null 2>&1 || kill -TERM "$NSPAWN_PID"
+	nspawn_exec systemctl poweroff >/dev/null 2>&1 || kill -TERM "$NSPAWN_PID"
 	wait "$NSPAWN_PID" || true
 	t1=$(ms_now)
 	NSPAWN_PID=
@@ -159,10 +165,12 @@ done
 printf '\n== Debian 12 with systemd, medians of %d ==\n' "$RUNS"
 sb=$(printf '%s\n' "${S_BOOT[@]}" | median)
 nb=$(printf '%s\n' "${N_BOOT[@]}" | median)
-printf '%-36s %8s ms (%d of %d booted)\n' "strata start -> running" "$sb" "${#S_BOOT[@]}" "$RUNS"
+printf '%-36s %8s ms (%d of %d booted, last: %s)\n' "strata start -> running/degraded" "$sb" \
+	"${#S_BOOT[@]}" "$RUNS" "$S_STATE"
 printf '%-36s %8s ms\n' "strata start --wait (reply)" "$(printf '%s\n' "${S_WAIT[@]}" | median)"
 printf '%-36s %8s ms\n' "strata stop (poweroff)" "$(printf '%s\n' "${S_OFF[@]}" | median)"
-printf '%-36s %8s ms (%d of %d booted)\n' "systemd-nspawn -b -> running" "$nb" "${#N_BOOT[@]}" "$RUNS"
+printf '%-36s %8s ms (%d of %d booted, last: %s)\n' "systemd-nspawn -b -> running/degraded" \
+	"$nb" "${#N_BOOT[@]}" "$RUNS" "$N_STATE"
 printf '%-36s %8s ms\n' "nspawn poweroff" "$(printf '%s\n' "${N_OFF[@]}" | median)"
 if [ "$sb" != - ] && [ "$nb" != - ]; then
 	printf '%-36s %8.2f\n' "boot ratio strata / nspawn" "$(echo "$sb / $nb" | bc -l)"

@@ -35,6 +35,14 @@ bench_build() {
 # every container it still has.
 bench_daemon_start() {
 	mkdir -p "$BENCH_DIR"
+	# RUN_DIR on a tmpfs, as /run/strata is on a host: the state files, the
+	# console logs and the template layers' reference files are written at
+	# every start and stop (BENCH_RUN_TMPFS=0: leave it on $BENCH_DIR's disk)
+	if [ "${BENCH_RUN_TMPFS:-1}" = 1 ] && ! mountpoint -q "$BENCH_DIR/run"; then
+		mkdir -p "$BENCH_DIR/run"
+		mount -t tmpfs -o mode=0755,size=64m strata-bench-run "$BENCH_DIR/run" ||
+			bench_die "mount a tmpfs on $BENCH_DIR/run"
+	fi
 	cat >"$BENCH_DIR/strata.conf" <<CONF
 CONF_DIR=$BENCH_DIR/ct
 STATE_DIR=$BENCH_DIR/state
@@ -68,6 +76,9 @@ bench_daemon_stop() {
 	fi
 	[ -f "$BENCH_DIR/stratad.pid" ] && kill "$(cat "$BENCH_DIR/stratad.pid")" 2>/dev/null || true
 	sleep 0.3
+	if [ -d "$BENCH_DIR/run" ] && mountpoint -q "$BENCH_DIR/run"; then
+		umount "$BENCH_DIR/run" 2>/dev/null || umount -l "$BENCH_DIR/run" || true
+	fi
 	rm -rf "$BENCH_DIR"
 	# the daemon's cgroup subtree (empty now) in every hierarchy
 	local d

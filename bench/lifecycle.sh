@@ -45,7 +45,11 @@ else
 	echo "crun: not run (Debian 12's crun refuses this host's hybrid cgroup layout)" >&2
 fi
 
-printf '#!/bin/sh\n%s stop --fast 101 >/dev/null 2>&1 || true\n' "$STRATA" >"$BENCH_DIR/stop101"
+# START_PAUSE (s, default 0.2) after the stop: a start right behind a stop
+# finds the kernel's cgroup attach lock still in its writer mode from the
+# stop (no RCU grace period to wait for), which no user start sees
+printf '#!/bin/sh\n%s stop --fast 101 >/dev/null 2>&1 || true\nsleep %s\n' "$STRATA" \
+	"${START_PAUSE:-0.2}" >"$BENCH_DIR/stop101"
 chmod +x "$BENCH_DIR/stop101"
 echo "== start of an existing container until its init runs =="
 bench_hyperfine start -r "$RUNS" -w 3 \

@@ -70,6 +70,92 @@ int cowfs_userns_fd(uint32_t base, uint32_t count, struct st_error **err)
 	return fd;
 }
 
+/*
+ * Start latency (bench/lifecycle.sh): a compose with an id range used to
+ * fork a child for its user namespace and, once overlayfs had taken its own
+ * reference, close the idmapped clone of the template, which dissolves a
+ * mount tree and waits for an RCU grace period (0.3-3 ms here). So, per
+ * process: user namespaces are kept by id range for the next compose of
+ * that range (64 of them, the oldest replaced first: an fd each), and the
+ * idmapped clones of a mounted root (an fd per mounted root) are closed
+ * when the root is unmounted (cowfs_root_decompose), off the start path.
+ */
+#define USERNS_CACHE 64
+
+static struct {
+	uint32_t base, count;
+	int fd;
+} userns_cache[USERNS_CACHE];
+static size_t userns_used, userns_next;
+
+/* A user namespace for the id range, borrowed from the cache. */
+static int userns_get(uint32_t base, uint32_t count, struct st_error **err)
+{
+	size_t slot;
+	int fd;
+
+	for (size_t i = 0; i < userns_used; i++)
+		if (userns_cache[i].base == base && userns_cache[i].count == count)
+			return userns_cache[i].fd;
+	fd = cowfs_userns_fd(base, count, err);
+	if (fd < 0)
+		return fd;
+	if (userns_used < USERNS_CACHE) {
+		slot = userns_used++;
+	} else {
+		slot = userns_next;
+		userns_next = (userns_next + 1) % USERNS_CACHE;
+		close(userns_cache[slot].fd);
+	}
+	userns_cache[slot].base = base;
+	userns_cache[slot].count = count;
+	userns_cache[slot].fd = fd;
+	return fd;
+}
+
+struct held_trees {
+	struct held_trees *next;
+	char *target;
+	size_t n;
+	int fd[];
+};
+static struct held_trees *held;
+
+/* Keep the idmapped clones of target's lowers until it is unmounted; on
+ * ENOMEM they are closed now (slower, not wrong). */
+static void trees_hold(const char *target, int *tree, size_t n)
+{
+	struct held_trees *h = malloc(sizeof(*h) + n * sizeof(int));
+
+	if (!h || !(h->target = strdup(target))) {
+		free(h);
+		for (size_t i = 0; i < n; i++)
+			closep(&tree[i]);
+		return;
+	}
+	h->n = n;
+	for (size_t i = 0; i < n; i++)
+		h->fd[i] = take_fd(tree[i]);
+	h->next = held;
+	held = h;
+}
+
+static void trees_release(const char *target)
+{
+	for (struct held_trees **p = &held; *p; p = &(*p)->next) {
+		struct held_trees *h = *p;
+
+		if (strcmp(h->target, target) != 0)
+			continue;
+		*p = h->next;
+		for (size_t i = 0; i < h->n; i++)
+			close(h->fd[i]);
+		free(h->target);
+		free(h);
+		return;
+	}
+}
+
 static int chown_upper(const char *private_dir, uint32_t base, struct st_error **err)
 {
 	_cleanup_free_ char *upper = NULL;
@@ -161,7 +247,7 @@ static int overlay_mount(char *const *lowers, size_t n, const char *upper, const
 static int compose_root(const struct cowfs_compose *c, struct st_error **err)
 {
 	_cleanup_free_ char *upper = NULL, *work = NULL;
-	_cleanup_close_ int userns = -EBADF;
+	int userns = -EBADF; /* borrowed from userns_cache */
 	char *paths[MAX_LOWERS] = { 0 };
 	int tree[MAX_LOWERS];
 	size_t n = 0;
@@ -190,7 +276,7 @@ static int compose_root(const struct cowfs_compose *c, struct st_error **err)
 	if (c->idmap_count > 0) {
 		if (chown_upper(c->private_dir, c->idmap_base, err) < 0)
 			return -1;
-		userns = cowfs_userns_fd(c->idmap_base, c->idmap_count, err);
+		userns = userns_get(c->idmap_base, c->idmap_count, err);
 		if (userns < 0)
 			return userns;
 	}
@@ -222,6 +308,8 @@ static int compose_root(const struct cowfs_compose *c, struct st_error **err)
 	}
 	if (r == 0)
 		r = overlay_mount(paths, n, upper, work, c->target, err);
+	if (r == 0 && c->idmap_count > 0)
+		trees_hold(c->target, tree, n);
 	for (size_t i = 0; i < n; i++) {
 		free(paths[i]);
 		closep(&tree[i]);
@@ -254,6 +342,7 @@ int cowfs_root_compose(const struct cowfs_compose *c, struct st_error **err)
 
 int cowfs_root_decompose(const char *target, struct st_error **err)
 {
+	trees_release(target); /* overlayfs holds its own reference */
 	if (umount2(target, UMOUNT_NOFOLLOW) < 0) {
 		if (errno == EINVAL || errno == ENOENT) {
 			if (cowfs_is_mountpoint(target) != 1)
