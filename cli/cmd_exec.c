@@ -35,15 +35,33 @@ static json_t *exec_env(void)
 	return env;
 }
 
+/* json_decrefp() is jansson's (json_auto_t) */
+#define _cleanup_json_ __attribute__((cleanup(json_decrefp)))
+
+/* What exec and runscript requests share: the command line (stolen), the
+ * environment, no terminal, and the container (ctid taken). */
+static void exec_req_fill(struct cli_cmd *cmd, json_t *args, json_t *cargv, char **ctid,
+			  enum cli_exec_mode mode)
+{
+	json_object_set_new(args, "argv", cargv);
+	json_object_set_new(args, "env", exec_env());
+	json_object_set_new(args, "tty", json_false());
+	json_object_set_new(cmd->req, "ctid", json_string(*ctid));
+	cmd->ctid = take_ptr(*ctid);
+	cmd->exec_mode = mode;
+}
+
 /* exec CTID CMD...: options only before the command. */
 static int exec_parse(struct cli_cmd *cmd, int argc, char **argv, struct st_error **err)
 {
 	const char *verb = cmd->verb->name;
 	_cleanup_free_ char *ctid = NULL;
+	_cleanup_json_ json_t *cargv = NULL;
 	struct cli_args a;
 	const struct cli_opt *o;
 	const char *val;
-	json_t *args, *cargv;
+	json_t *args, *sh;
+	size_t n;
 	int r;
 
 	args = cli_req_new(cmd, "exec", NULL);
@@ -54,33 +72,24 @@ static int exec_parse(struct cli_cmd *cmd, int argc, char **argv, struct st_erro
 	while ((r = cli_args_next(&a, cmd, no_opts, &o, &val, err)) > 0) {
 		if (!ctid) {
 			r = cli_ctid_check(verb, val, &ctid, err);
-			if (r < 0) {
-				json_decref(cargv);
+			if (r < 0)
 				return r;
-			}
 			a.opts_done = true; /* the rest is the command */
 			continue;
 		}
 		json_array_append_new(cargv, json_string(val));
 	}
-	if (r < 0 || cmd->action != CLI_REQUEST) {
-		json_decref(cargv);
+	if (r < 0 || cmd->action != CLI_REQUEST)
 		return r;
-	}
-	if (!ctid) {
-		json_decref(cargv);
+	if (!ctid)
 		return st_error_setx(err, ST_EXIT_BADARG, 0,
 				     "%s: missing CTID (strata %s CTID COMMAND...)", verb, verb);
-	}
-	size_t n = json_array_size(cargv);
-	json_t *sh = json_array();
-
-	json_array_append_new(sh, json_string("/bin/sh"));
-	if (n == 0) {
-		json_decref(cargv);
-		json_decref(sh);
+	n = json_array_size(cargv);
+	if (n == 0)
 		return st_error_setx(err, ST_EXIT_BADARG, 0, "%s %s: missing command", verb, ctid);
-	} else if (n == 1 && strcmp(json_string_value(json_array_get(cargv, 0)), "-") == 0) {
+	sh = json_array();
+	json_array_append_new(sh, json_string("/bin/sh"));
+	if (n == 1 && strcmp(json_string_value(json_array_get(cargv, 0)), "-") == 0) {
 		/* vzctl: "-" reads the commands from stdin */
 	} else if (n == 1) {
 		json_array_append_new(sh, json_string("-c"));
@@ -90,13 +99,8 @@ static int exec_parse(struct cli_cmd *cmd, int argc, char **argv, struct st_erro
 		json_array_append_new(sh, json_string("exec \"$0\" \"$@\""));
 		json_array_extend(sh, cargv);
 	}
-	json_decref(cargv);
-	json_object_set_new(args, "argv", sh);
-	json_object_set_new(args, "env", exec_env());
-	json_object_set_new(args, "tty", json_false());
-	json_object_set_new(cmd->req, "ctid", json_string(ctid));
-	cmd->ctid = take_ptr(ctid);
-	cmd->exec_mode = strcmp(verb, "exec") == 0 ? CLI_EXEC_STATUS : CLI_EXEC_CODE;
+	exec_req_fill(cmd, args, sh, &ctid,
+		      strcmp(verb, "exec") == 0 ? CLI_EXEC_STATUS : CLI_EXEC_CODE);
 	return 0;
 }
 
@@ -133,12 +137,7 @@ static int runscript_parse(struct cli_cmd *cmd, int argc, char **argv, struct st
 		return st_error_setx(err, ST_EXIT_BADARG, 0,
 				     "runscript: missing %s (strata runscript CTID FILE)",
 				     ctid ? "FILE" : "CTID");
-	json_object_set_new(args, "argv", json_pack("[ss]", "/bin/sh", "-s"));
-	json_object_set_new(args, "env", exec_env());
-	json_object_set_new(args, "tty", json_false());
-	json_object_set_new(cmd->req, "ctid", json_string(ctid));
-	cmd->ctid = take_ptr(ctid);
-	cmd->exec_mode = CLI_EXEC_CODE;
+	exec_req_fill(cmd, args, json_pack("[ss]", "/bin/sh", "-s"), &ctid, CLI_EXEC_CODE);
 	return 0;
 }
 

@@ -20,7 +20,7 @@ int cmd_check(int argc, char **argv);
 		{ "netif_add", 0, true }, { "netif_del", 0, true }, { "ifname", 0, true },         \
 		{ "mac", 0, true }, { "host_ifname", 0, true }, { "host_mac", 0, true },           \
 		{ "bridge", 0, true }, { "gw", 0, true }, { "gw6", 0, true },                      \
-		{ "network", 0, true }, { "rate", 0, true }, { "netmode", 0, true },              \
+		{ "network", 0, true }, { "rate", 0, true }, { "netmode", 0, true },               \
 	{                                                                                          \
 		"memory_merge", 0, true                                                            \
 	}

@@ -23,25 +23,13 @@
 #include "ksal/cgroup_internal.h"
 #include "ksal/cleanup.h"
 #include "ksal/log.h"
+#include "ksal/mountinfo.h"
 
 #define CG_DEFAULT_ROOT "/sys/fs/cgroup"
 
 static const char *const v1_known[] = { "cpu",	   "cpuacct", "cpuset",	  "memory", "devices",
 					"freezer", "net_cls", "net_prio", "blkio",  "perf_event",
 					"hugetlb", "pids",    "rdma",	  "misc",   "debug" };
-
-const char *ksal_cgroup_layout_name(enum ksal_cgroup_layout l)
-{
-	switch (l) {
-	case KSAL_CG_V1:
-		return "v1";
-	case KSAL_CG_HYBRID:
-		return "hybrid";
-	case KSAL_CG_V2:
-		return "v2";
-	}
-	return "unknown";
-}
 
 /* ---- manager ---- */
 
@@ -165,6 +153,11 @@ static char *v1_ctrls_from_opts(const char *opts)
 	return take_ptr(out);
 }
 
+static void mountinfo_clearp(struct ksal_mountinfo *m)
+{
+	ksal_mountinfo_clear(m);
+}
+
 /* Mounts of cgroup/cgroup2 at root or directly below it. */
 static int probe_mountinfo(struct ksal_cgroup_mgr *m, struct st_error **err)
 {
@@ -175,28 +168,28 @@ static int probe_mountinfo(struct ksal_cgroup_mgr *m, struct st_error **err)
 	if (!f)
 		return st_error_set(err, errno, "open `/proc/self/mountinfo`");
 	while (getline(&line, &cap, f) > 0) {
-		char mnt[PATH_MAX], fstype[64], opts[1024];
-		const char *sep;
+		__attribute__((cleanup(mountinfo_clearp))) struct ksal_mountinfo e = { 0 };
+		const char *mnt;
 		bool at_root, below_root;
 		int r;
 
-		/* id parent maj:min root mountpoint opts [optional...] - fstype src superopts */
-		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
+		r = ksal_mountinfo_parse(line, &e);
+		if (r == -ENOMEM)
+			return st_error_set(err, ENOMEM, "probe cgroups");
+		if (r < 0 || !*e.super_opts)
 			continue;
-		sep = strstr(line, " - ");
-		if (!sep || sscanf(sep, " - %63s %*s %1023s", fstype, opts) != 2)
+		if (strcmp(e.fstype, "cgroup") != 0 && strcmp(e.fstype, "cgroup2") != 0)
 			continue;
-		if (strcmp(fstype, "cgroup") != 0 && strcmp(fstype, "cgroup2") != 0)
-			continue;
+		mnt = e.mountpoint;
 		at_root = strcmp(mnt, m->root) == 0;
 		below_root = strncmp(mnt, m->root, rlen) == 0 && mnt[rlen] == '/' &&
 			     !strchr(mnt + rlen + 1, '/');
 		if (!at_root && !below_root)
 			continue;
-		if (strcmp(fstype, "cgroup2") == 0) {
+		if (strcmp(e.fstype, "cgroup2") == 0) {
 			r = hier_add(m, mnt, "", true, err);
 		} else {
-			_cleanup_free_ char *ctrls = v1_ctrls_from_opts(opts);
+			_cleanup_free_ char *ctrls = v1_ctrls_from_opts(e.super_opts);
 			if (!ctrls)
 				return st_error_set(err, ENOMEM, "probe cgroups");
 			if (!*ctrls)

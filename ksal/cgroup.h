@@ -18,6 +18,21 @@
 
 enum ksal_cgroup_layout { KSAL_CG_V1, KSAL_CG_HYBRID, KSAL_CG_V2 };
 
+/* "v1", "hybrid", "v2": inline, so the probe (which links without the
+ * cgroup manager) names the layout the same way. */
+static inline const char *ksal_cgroup_layout_name(enum ksal_cgroup_layout l)
+{
+	switch (l) {
+	case KSAL_CG_V1:
+		return "v1";
+	case KSAL_CG_HYBRID:
+		return "hybrid";
+	case KSAL_CG_V2:
+		return "v2";
+	}
+	return "unknown";
+}
+
 struct ksal_cgroup_mgr; /* one per daemon: layout, mount points, subtree */
 struct ksal_cgroup;	/* one container's cgroup in every hierarchy */
 
@@ -30,7 +45,6 @@ int ksal_cgroup_mgr_new(const char *root, const char *subtree, struct ksal_cgrou
 			struct st_error **err);
 void ksal_cgroup_mgr_free(struct ksal_cgroup_mgr *m);
 enum ksal_cgroup_layout ksal_cgroup_mgr_layout(const struct ksal_cgroup_mgr *m);
-const char *ksal_cgroup_layout_name(enum ksal_cgroup_layout l); /* "v1", "hybrid", "v2" */
 /* Controllers available to Strata, e.g. "cpu,cpuacct,memory,pids,...". */
 const char *ksal_cgroup_mgr_controllers(const struct ksal_cgroup_mgr *m);
 

@@ -18,6 +18,7 @@
 #include "ksal/cleanup.h"
 #include "ksal/criu.h"
 #include "ksal/log.h"
+#include "ksal/syscalls.h"
 
 #define CRIU_CHECK_TIMEOUT_MS 30000
 
@@ -128,21 +129,13 @@ static int criu_opts_for(const char *path, criu_opts **out, struct st_error **er
 	return 0;
 }
 
-enum libcriu_op { LIBCRIU_CHECK, LIBCRIU_VERSION };
-
-/*
- * A libcriu call in a child whose stdout and stderr go to /dev/null: the
- * criu swrk it starts inherits them and prints ("Looks good.", errors),
- * which must not end up in `strata check --json`; and the child can be
- * killed when CRIU hangs. The call's int result comes back over a pipe.
- * Returns 0 with *result set, or -ETIMEDOUT / -errno.
- */
-static int libcriu_quiet(criu_opts *o, enum libcriu_op op, int *result)
+int ksal_criu_in_helper(criu_opts *o, int (*call)(criu_opts *o), const struct ksal_criu_helper *h,
+			int *result)
 {
 	_cleanup_close_ int rd = -EBADF, wr = -EBADF;
-	_cleanup_kill_ pid_t pid = -1;
-	long long deadline = now_ms() + CRIU_CHECK_TIMEOUT_MS;
+	long long deadline = now_ms() + h->timeout_ms;
 	int p[2], status;
+	pid_t pid;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
@@ -155,28 +148,64 @@ static int libcriu_quiet(criu_opts *o, enum libcriu_op op, int *result)
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 		int r;
 
-		if (null < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+		setpgid(0, 0);
+		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
 			_exit(2);
-		r = op == LIBCRIU_CHECK ? criu_local_check(o) : criu_local_get_version(o);
+		/* criu swrk gets nothing of the caller's (sockets, pidfds...) */
+		close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+		if (h->prepare) {
+			r = h->prepare(h->data);
+			if (r)
+				_exit(r);
+		}
+		r = call(o);
 		_exit(write(wr, &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 1);
 	}
+	setpgid(pid, pid); /* also here: no window where a kill misses swrk */
 	closep(&wr);
 	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
+		struct pollfd pfd = { .fd = rd, .events = POLLIN };
+		long long left = deadline - now_ms();
+		int n;
 
-		if (r == pid)
+		if (left <= 0) {
+			st_warn("CRIU %s: no answer after %d ms, killing it", h->what,
+				h->timeout_ms);
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
+			return -ETIMEDOUT;
+		}
+		n = poll(&pfd, 1, (int)left);
+		if (n < 0 && errno != EINTR) {
+			int e = errno;
+
+			kill(-pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return -e;
+		}
+		if (n > 0)
 			break;
-		if (r < 0 && errno != EINTR)
-			return -errno;
-		if (now_ms() > deadline)
-			return -ETIMEDOUT; /* killed and reaped by the cleanup */
-		usleep(1000);
 	}
-	pid = -1;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
-	    read(rd, result, sizeof(*result)) != (ssize_t)sizeof(*result))
-		return -EIO;
+	{
+		ssize_t n = read(rd, result, sizeof(*result));
+
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		if (n != (ssize_t)sizeof(*result))
+			return -EIO; /* helper died without an answer */
+	}
 	return 0;
+}
+
+/* A check or version query: bounded, quiet ("Looks good." must not end up
+ * in `strata check --json`). */
+static int libcriu_quiet(criu_opts *o, int (*call)(criu_opts *o), const char *what, int *result)
+{
+	const struct ksal_criu_helper h = { .what = what, .timeout_ms = CRIU_CHECK_TIMEOUT_MS };
+
+	return ksal_criu_in_helper(o, call, &h, result);
 }
 
 int ksal_criu_version(const char *path, int *version, struct st_error **err)
@@ -188,7 +217,7 @@ int ksal_criu_version(const char *path, int *version, struct st_error **err)
 	if (r < 0)
 		return r;
 	st_trace("libcriu: version of %s", path);
-	r = libcriu_quiet(o, LIBCRIU_VERSION, &v);
+	r = libcriu_quiet(o, criu_local_get_version, "get version", &v);
 	if (r == -ETIMEDOUT)
 		return st_error_setx(err, ST_EXIT_TIMEOUT, ETIMEDOUT, "CRIU `%s`: get version",
 				     path);
@@ -226,7 +255,7 @@ int ksal_criu_check(const char *path, struct st_error **err)
 	if (r < 0)
 		return r;
 	st_trace("libcriu: check with %s", path);
-	r = libcriu_quiet(o, LIBCRIU_CHECK, &res);
+	r = libcriu_quiet(o, criu_local_check, "check", &res);
 	if (r == 0 && res == 0)
 		return 0;
 	if (r == -ETIMEDOUT)

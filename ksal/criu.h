@@ -44,4 +44,28 @@ int ksal_criu_check(const char *path, struct st_error **err);
  */
 int ksal_run_capture(const char *const argv[], int timeout_ms, char **out, struct st_error **err);
 
+struct criu_opts; /* libcriu's criu_opts */
+
+/* How ksal_criu_in_helper() runs one libcriu call. */
+struct ksal_criu_helper {
+	const char *what; /* "dump", "check"...: for the timeout warning */
+	int timeout_ms;
+	/* Run in the helper after its stdio went to /dev/null and every
+	 * inherited fd got FD_CLOEXEC, right before the call; a nonzero
+	 * return is the helper's exit status (the call is not made). */
+	int (*prepare)(void *data);
+	void *data;
+};
+
+/*
+ * call(o) (criu_local_dump, criu_local_check...) in a forked helper that
+ * leads its own process group (criu swrk is its child, in that group), with
+ * stdin, stdout and stderr on /dev/null, so nothing CRIU prints reaches the
+ * caller's. On timeout the whole group is killed. *result is the call's
+ * return value. Returns 0, -ETIMEDOUT, -EIO (the helper died without an
+ * answer), or -errno.
+ */
+int ksal_criu_in_helper(struct criu_opts *o, int (*call)(struct criu_opts *o),
+			const struct ksal_criu_helper *h, int *result);
+
 #endif

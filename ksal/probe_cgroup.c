@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ksal/cleanup.h"
+#include "ksal/mountinfo.h"
 #include "ksal/probe.h"
 #include "ksal/probe_internal.h"
 
@@ -57,23 +58,6 @@ int probe_list_add(char **list, const char *name, size_t n)
 
 /* ---- parsers (exposed for tests and fuzzing) ---- */
 
-/* Undo /proc/mounts octal escapes (\040 etc.) in place. */
-static void unescape_octal(char *s)
-{
-	char *w = s;
-
-	for (char *r = s; *r;) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
-		    r[3] >= '0' && r[3] <= '7') {
-			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
-			r += 4;
-		} else {
-			*w++ = *r++;
-		}
-	}
-	*w = '\0';
-}
-
 void ksal_cgroup_info_clear(struct ksal_cgroup_info *ci)
 {
 	free(ci->unified);
@@ -109,7 +93,7 @@ int ksal_parse_cgroup_mounts(const char *mounts, struct ksal_cgroup_info *out)
 		if (strcmp(f[2], "cgroup2") == 0) {
 			bool preferred;
 
-			unescape_octal(f[1]);
+			ksal_mount_unescape(f[1]);
 			preferred = strncmp(f[1], "/sys/fs/cgroup", 14) == 0;
 			if (out->unified && (unified_preferred || !preferred))
 				continue;
@@ -157,15 +141,7 @@ char *ksal_parse_self_cgroup2(const char *text)
 
 const char *ksal_probe_layout_name(enum ksal_cgroup_layout l)
 {
-	switch (l) {
-	case KSAL_CG_V1:
-		return "v1";
-	case KSAL_CG_HYBRID:
-		return "hybrid";
-	case KSAL_CG_V2:
-		return "v2";
-	}
-	return "unknown";
+	return ksal_cgroup_layout_name(l);
 }
 
 /* ---- cgroups ---- */

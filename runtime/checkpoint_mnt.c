@@ -15,6 +15,7 @@
 
 #include "ksal/cleanup.h"
 #include "ksal/log.h"
+#include "ksal/mountinfo.h"
 #include "runtime/checkpoint_internal.h"
 
 /* Filesystems CRIU mounts afresh on restore (a mount of their root is not
@@ -37,26 +38,6 @@ static void mnts_free(struct mnt *m, size_t n)
 	free(m);
 }
 
-/* mountinfo escapes space, tab, newline and backslash as \ooo. */
-static char *unescape(const char *s)
-{
-	char *out = malloc(strlen(s) + 1), *o = out;
-
-	if (!out)
-		return NULL;
-	while (*s) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 4;
-		} else {
-			*o++ = *s++;
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
 static int mountinfo_read(const char *path, struct mnt **out, size_t *n, struct st_error **err)
 {
 	_cleanup_fclose_ FILE *f = fopen(path, "re");
@@ -67,31 +48,28 @@ static int mountinfo_read(const char *path, struct mnt **out, size_t *n, struct 
 	if (!f)
 		return st_error_set(err, errno, "open `%s`", path);
 	while (getline(&line, &lcap, f) > 0) {
-		char root[4096], mp[4096], fstype[256];
-		unsigned ma, mi;
-		const char *sep;
+		struct ksal_mountinfo e;
+		int r = ksal_mountinfo_parse(line, &e);
 
-		/* id parent major:minor root mountpoint opts [optional...] - fstype src sopts */
-		if (sscanf(line, "%*d %*d %u:%u %4095s %4095s", &ma, &mi, root, mp) != 4)
+		if (r == -EINVAL)
 			continue;
-		sep = strstr(line, " - ");
-		if (!sep || sscanf(sep + 3, "%255s", fstype) != 1)
-			continue;
-		if (len == cap) {
+		if (r == 0 && len == cap) {
 			struct mnt *nv = realloc(v, (cap ? cap * 2 : 32) * sizeof(*v));
-			if (!nv) {
-				mnts_free(v, len);
-				return st_error_set(err, ENOMEM, "read `%s`", path);
+
+			if (nv) {
+				v = nv;
+				cap = cap ? cap * 2 : 32;
+			} else {
+				ksal_mountinfo_clear(&e);
+				r = -ENOMEM;
 			}
-			v = nv;
-			cap = cap ? cap * 2 : 32;
 		}
-		v[len] = (struct mnt){ ma, mi, unescape(root), unescape(mp), strdup(fstype) };
-		len++;
-		if (!v[len - 1].root || !v[len - 1].mountpoint || !v[len - 1].fstype) {
+		if (r < 0) {
 			mnts_free(v, len);
-			return st_error_set(err, ENOMEM, "read `%s`", path);
+			return st_error_set(err, -r, "read `%s`", path);
 		}
+		free(e.super_opts);
+		v[len++] = (struct mnt){ e.major, e.minor, e.root, e.mountpoint, e.fstype };
 	}
 	*out = v;
 	*n = len;

@@ -3,44 +3,36 @@
  * Issue 4's "How it will be checked", through a private stratad (root): what
  * an attacker inside a container can see and do, what the host sees of it,
  * the PRIVILEGED=yes opt-out, and the Debian 12 systemd boot (stop with the
- * halt signal, reboot inside). Containers 9900-9949, daemon state under
- * /tmp/stsec-XXXXXX, cgroup subtree stsec-<pid>; the test plays the host in
- * network and mount namespaces of its own, and .fini removes everything even
- * when an assertion failed.
+ * halt signal, reboot inside). Containers 9900-9949, a private daemon from
+ * tests/helpers/daemonutil (state under /tmp/stsec-XXXXXX, log appended to
+ * /tmp/stsec-daemon.log, cgroup subtree stsec-<pid>); the test plays the host
+ * in network and mount namespaces of its own, and .fini removes everything
+ * even when an assertion failed.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/client.h"
 #include "ksal/cleanup.h"
+#include "tests/helpers/daemonutil.h"
 #include "tests/helpers/testutil.h"
 
 /* Where scripts/test.sh's "templates" stage caches the debian-12 image. */
 #define DEBIAN_IMAGE_CACHED "/var/cache/strata/images/debian-12.sqfs"
 
-static char *tmp;	 /* /tmp/stsec-XXXXXX */
-static char *sock;	 /* its socket */
-static char *conf;	 /* its strata.conf */
-static char *logpath;	 /* the daemon's stderr */
-static char subtree[64]; /* stsec-<pid> */
-static pid_t daemon_pid = -1;
-static char last_msg[4096];
+/* The harness's daemon log is appended to across runs: where this test's
+ * part of it begins. */
+static size_t log_start;
 
 static double now_s(void)
 {
@@ -50,98 +42,11 @@ static double now_s(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-static void daemon_start(void)
-{
-	pid_t pid = fork();
-
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execl(STRATAD_PATH, "stratad", "--config", conf, "--foreground", "--log-level",
-		      "debug", (char *)NULL);
-		_exit(127);
-	}
-	daemon_pid = pid;
-	for (int i = 0; i < 500; i++) {
-		_cleanup_error_ struct st_error *err = NULL;
-		json_t *req = json_pack("{s:s}", "verb", "ping");
-		int r = st_client_call(sock, req, NULL, 0, NULL, NULL, NULL, &err);
-
-		json_decref(req);
-		if (r == 0)
-			return;
-		if (waitpid(pid, NULL, WNOHANG) == pid) {
-			daemon_pid = -1;
-			cr_assert_fail("stratad exited at start (see %s)", logpath);
-		}
-		usleep(10000);
-	}
-	cr_assert_fail("stratad did not answer within 5 s");
-}
-
-/* One request; 0 or the reply's exit code; *result if wanted. */
-static int call(const char *verb, const char *ctid, json_t *args, json_t **result, char **msg)
-{
-	_cleanup_error_ struct st_error *err = NULL;
-	json_t *req = json_pack("{s:s}", "verb", verb);
-	int r;
-
-	if (ctid)
-		json_object_set_new(req, "ctid", json_string(ctid));
-	if (args)
-		json_object_set_new(req, "args", args);
-	r = st_client_call(sock, req, NULL, 0, NULL, NULL, result, &err);
-	json_decref(req);
-	snprintf(last_msg, sizeof(last_msg), "%s", err && err->msg ? err->msg : "");
-	if (msg)
-		*msg = last_msg;
-	return r == 0 ? 0 : st_error_exit(err);
-}
-
-/* argv run in the container, stdout+stderr captured: its exit code. */
-static int exec_out(const char *ctid, const char *const argv[], char **out)
-{
-	_cleanup_error_ struct st_error *err = NULL;
-	json_t *req, *result = NULL, *a = json_array();
-	int p[2], fds[3], code;
-	char buf[16384];
-	ssize_t n, len = 0;
-
-	for (const char *const *x = argv; *x; x++)
-		json_array_append_new(a, json_string(*x));
-	req = json_pack("{s:s,s:s,s:{s:o}}", "verb", "exec", "ctid", ctid, "args", "argv", a);
-	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	fds[1] = p[1];
-	fds[2] = p[1];
-	code = st_client_call(sock, req, fds, 3, NULL, NULL, &result, &err);
-	json_decref(req);
-	close(fds[0]);
-	close(p[1]);
-	while (len < (ssize_t)sizeof(buf) - 1 &&
-	       (n = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += n;
-	buf[len] = '\0';
-	close(p[0]);
-	cr_assert_eq(code, 0, "exec %s in %s: %s", argv[0], ctid, err ? err->msg : "");
-	code = (int)json_integer_value(json_object_get(result, "exit_code"));
-	json_decref(result);
-	if (out)
-		*out = strdup(buf);
-	return code;
-}
-
 /* `sh -c script` in the container: its output (malloc'd), exit code in *code. */
 static char *sh(const char *ctid, const char *script, int *code)
 {
-	const char *argv[] = { "/bin/sh", "-c", script, NULL };
 	char *out = NULL;
-	int c = exec_out(ctid, argv, &out);
+	int c = du_sh(ctid, script, &out);
 
 	if (code)
 		*code = c;
@@ -155,7 +60,7 @@ static char *probe(const char *ctid, const char *verb, const char *arg)
 	_cleanup_free_ char *out = NULL;
 	char *eq, *nl;
 
-	exec_out(ctid, argv, &out);
+	du_exec_out(ctid, argv, &out);
 	eq = out ? strchr(out, '=') : NULL;
 	cr_assert_not_null(eq, "sec_probe %s: `%s`", verb, out ? out : "");
 	nl = strchr(eq, '\n');
@@ -174,19 +79,6 @@ static json_t *ct_entry(json_t *list, const char *ctid)
 			return c;
 	}
 	return NULL;
-}
-
-static pid_t ct_pid(const char *ctid)
-{
-	json_t *res = NULL, *c;
-	pid_t pid = -1;
-
-	cr_assert_eq(call("list", NULL, json_pack("{s:b}", "all", 1), &res, NULL), 0);
-	c = ct_entry(res, ctid);
-	if (c && json_is_integer(json_object_get(c, "pid")))
-		pid = (pid_t)json_integer_value(json_object_get(c, "pid"));
-	json_decref(res);
-	return pid;
 }
 
 /* A field of the host's /proc/PID/status ("Uid", "CapBnd"...): malloc'd. */
@@ -221,36 +113,13 @@ static char *sha256_of(const char *path)
 	return out;
 }
 
-static bool mounted_under(const char *prefix)
-{
-	_cleanup_free_ char *m = tu_read_file("/proc/self/mounts");
-
-	return m && strstr(m, prefix);
-}
-
-/* tmp/<fmt...>, malloc'd */
-__attribute__((format(printf, 1, 2))) static char *path_in(const char *fmt, ...)
-{
-	_cleanup_free_ char *rel = NULL;
-	char *p = NULL;
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = vasprintf(&rel, fmt, ap);
-	va_end(ap);
-	cr_assert_geq(r, 0);
-	cr_assert_geq(asprintf(&p, "%s/%s", tmp, rel), 0);
-	return p;
-}
-
 /* The test template: testinit + busybox + sec_probe + an empty "module". */
 static void make_template(const char *name)
 {
-	_cleanup_free_ char *root = path_in("rootfs-%s", name);
-	_cleanup_free_ char *img = path_in("%s.sqfs", name);
-	_cleanup_free_ char *bin = path_in("rootfs-%s/bin/sec_probe", name);
-	_cleanup_free_ char *ko = path_in("rootfs-%s/empty.ko", name);
+	_cleanup_free_ char *root = du_path("/rootfs-%s", name);
+	_cleanup_free_ char *img = du_path("/%s.sqfs", name);
+	_cleanup_free_ char *bin = du_path("/rootfs-%s/bin/sec_probe", name);
+	_cleanup_free_ char *ko = du_path("/rootfs-%s/empty.ko", name);
 	_cleanup_free_ char *out = NULL;
 	char *msg = NULL;
 	json_t *res = NULL;
@@ -263,135 +132,55 @@ static void make_template(const char *name)
 	out = NULL;
 	const char *argv[] = { "mksquashfs", root, img, "-noappend", "-quiet", "-all-root", NULL };
 	cr_assert_eq(tu_run(argv, &out), 0, "mksquashfs: %s", out ? out : "");
-	cr_assert_eq(call("template-import", NULL,
-			  json_pack("{s:s,s:s}", "name", name, "file", img), &res, &msg),
+	cr_assert_eq(du_call("template-import", NULL,
+			     json_pack("{s:s,s:s}", "name", name, "file", img), &res, &msg),
 		     0, "template-import: %s", msg ? msg : "");
 	json_decref(res);
 }
 
+/* Every hierarchy's <subtree>, deepest first: systemd makes cgroups of its
+ * own inside a container's, which du_teardown() leaves behind. */
+static void remove_cgroup_trees(const char *subtree)
+{
+	_cleanup_closedir_ DIR *d = opendir("/sys/fs/cgroup");
+	struct dirent *e;
+
+	if (!d || !subtree[0])
+		return;
+	while ((e = readdir(d))) {
+		_cleanup_free_ char *top = NULL;
+
+		if (e->d_name[0] == '.' ||
+		    asprintf(&top, "/sys/fs/cgroup/%s/%s", e->d_name, subtree) < 0 ||
+		    access(top, F_OK) < 0)
+			continue;
+		const char *rm[] = { "find",  top,     "-depth", "-type", "d",
+				     "-exec", "rmdir", "{}",	 ";",	  NULL };
+		tu_run(rm, NULL);
+	}
+}
+
 static void setup(void)
 {
-	_cleanup_free_ char *text = NULL;
-
-	if (!tu_is_root())
-		cr_skip_test("needs root");
-	if (access(STRATAD_PATH, X_OK) < 0)
-		cr_skip_test("stratad not built");
 	/* the test plays the host in network and mount namespaces of its own */
-	cr_assert_eq(unshare(CLONE_NEWNET | CLONE_NEWNS), 0, "unshare: %s", strerror(errno));
-	cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL), 0);
+	du_setup(&(struct du_opts){ .prefix = "stsec", .netns = true, .mntns = true });
+	/* the debian test tells a halt from a kill by the stop's duration */
+	du_conf_addf("STOP_TIMEOUT=60\n");
 	{
-		const char *lo_up[] = { "ip", "link", "set", "lo", "up", NULL };
-		cr_assert_eq(tu_run(lo_up, NULL), 0);
+		_cleanup_free_ char *old = tu_read_file(du.log);
+
+		log_start = old ? strlen(old) : 0;
 	}
-	tmp = tu_tmpdir("stsec");
-	cr_assert_not_null(tmp);
-	cr_assert_eq(chmod(tmp, 0755), 0);
-	snprintf(subtree, sizeof(subtree), "stsec-%d", (int)getpid());
-	cr_assert_geq(asprintf(&sock, "%s/run/strata.sock", tmp), 0);
-	cr_assert_geq(asprintf(&conf, "%s/strata.conf", tmp), 0);
-	cr_assert_geq(asprintf(&logpath, "%s/daemon.log", tmp), 0);
-	cr_assert_geq(asprintf(&text,
-			       "CONF_DIR=%1$s/ct\nSTATE_DIR=%1$s/state\nRUN_DIR=%1$s/run\n"
-			       "TEMPLATE_DIR=%1$s/templates\nPRIVATE_DIR=%1$s/private\n"
-			       "ROOT_DIR=%1$s/root\nSOCKET=%2$s\nSAMPLES_DIR=%1$s/samples\n"
-			       "CGROUP_SUBTREE=%3$s\nINIT_PATH=%4$s\nSTOP_TIMEOUT=60\nLXCFS=no\n"
-			       "LOG_FILE=%1$s/stratad.log\n",
-			       tmp, sock, subtree, STRATA_INIT_PATH),
-		      0);
-	cr_assert_eq(tu_write_file(conf, text), 0);
-	daemon_start();
+	du_daemon_start();
 }
 
 static void teardown(void)
 {
-	_cleanup_free_ char *statedir = NULL;
-	DIR *d;
-	struct dirent *e;
+	char subtree[sizeof(du.subtree)];
 
-	if (!tmp)
-		return;
-	if (daemon_pid > 0) {
-		json_t *res = NULL;
-
-		if (call("list", NULL, json_pack("{s:b}", "all", 1), &res, NULL) == 0) {
-			size_t i;
-			json_t *c;
-
-			json_array_foreach (json_object_get(res, "containers"), i, c)
-				call("stop", json_string_value(json_object_get(c, "ctid")),
-				     json_pack("{s:b}", "fast", 1), NULL, NULL);
-		}
-		json_decref(res);
-		kill(daemon_pid, SIGKILL);
-		waitpid(daemon_pid, NULL, 0);
-		daemon_pid = -1;
-	}
-	/* any init the daemon left */
-	if (asprintf(&statedir, "%s/run/ct", tmp) >= 0 && (d = opendir(statedir))) {
-		while ((e = readdir(d))) {
-			_cleanup_free_ char *p = NULL;
-			json_t *j;
-
-			if (!strstr(e->d_name, ".state") ||
-			    asprintf(&p, "%s/%s", statedir, e->d_name) < 0)
-				continue;
-			j = json_load_file(p, 0, NULL);
-			if (j && json_integer_value(json_object_get(j, "pid")) > 1)
-				kill((pid_t)json_integer_value(json_object_get(j, "pid")), SIGKILL);
-			json_decref(j);
-		}
-		closedir(d);
-		usleep(100000);
-	}
-	for (int pass = 0; pass < 10 && mounted_under(tmp); pass++) {
-		_cleanup_free_ char *m = tu_read_file("/proc/self/mounts");
-		char *save = NULL;
-
-		for (char *line = strtok_r(m, "\n", &save); line;
-		     line = strtok_r(NULL, "\n", &save)) {
-			char dev[512], mnt[512];
-
-			if (sscanf(line, "%511s %511s", dev, mnt) == 2 &&
-			    !strncmp(mnt, tmp, strlen(tmp)))
-				umount2(mnt, MNT_DETACH);
-		}
-	}
-	/* every hierarchy's stsec-<pid> and its children */
-	if ((d = opendir("/sys/fs/cgroup"))) {
-		while ((e = readdir(d))) {
-			char top[512];
-			DIR *sd;
-			struct dirent *se;
-
-			if (e->d_name[0] == '.')
-				continue;
-			snprintf(top, sizeof(top), "/sys/fs/cgroup/%s/%s", e->d_name, subtree);
-			if ((sd = opendir(top))) {
-				while ((se = readdir(sd))) {
-					char sub[800];
-
-					if (se->d_name[0] == '.' || se->d_type != DT_DIR)
-						continue;
-					snprintf(sub, sizeof(sub), "%s/%s", top, se->d_name);
-					/* systemd's own cgroups inside, deepest first */
-					const char *rm[] = { "find", sub,     "-depth", "-type",
-							     "d",    "-exec", "rmdir",	"{}",
-							     ";",    NULL };
-					tu_run(rm, NULL);
-				}
-				closedir(sd);
-			}
-			rmdir(top);
-		}
-		closedir(d);
-	}
-	tu_rm_rf(tmp);
-	free(tmp);
-	free(sock);
-	free(conf);
-	free(logpath);
-	tmp = sock = conf = logpath = NULL;
+	snprintf(subtree, sizeof(subtree), "%s", du.subtree);
+	du_teardown();
+	remove_cgroup_trees(subtree);
 }
 
 TestSuite(security, .init = setup, .fini = teardown, .timeout = 120);
@@ -409,8 +198,8 @@ static void create_start(const char *ctid, json_t *options)
 
 	if (options)
 		json_object_set_new(args, "options", options);
-	cr_assert_eq(call("create", ctid, args, NULL, &msg), 0, "create %s: %s", ctid, msg);
-	cr_assert_eq(call("start", ctid, NULL, NULL, &msg), 0, "start %s: %s", ctid, msg);
+	cr_assert_eq(du_call("create", ctid, args, NULL, &msg), 0, "create %s: %s", ctid, msg);
+	cr_assert_eq(du_call("start", ctid, NULL, NULL, &msg), 0, "start %s: %s", ctid, msg);
 }
 
 #define assert_refused(ctid, verb, arg, want)                                                      \
@@ -505,7 +294,7 @@ Test(security, template_cannot_be_written)
 	if (!tu_have_busybox())
 		skip_test("no static busybox for a shell inside");
 	make_template("sec");
-	img = path_in("templates/%s/1/image.sqfs", "sec");
+	img = du_path("/templates/%s/1/image.sqfs", "sec");
 	before = sha256_of(img);
 	create_start("9902", NULL);
 	out = sh("9902",
@@ -540,21 +329,21 @@ Test(security, template_cannot_be_written)
 	cr_assert(strstr(out, "squashfs=0\n"), "the template's squashfs is visible inside: %s",
 		  out);
 	/* the writes landed in the private area's upper layer */
-	upper = path_in("private/%s/upper/etc/os-release", "9902");
+	upper = du_path("/private/%s/upper/etc/os-release", "9902");
 	text = tu_read_file(upper);
 	cr_assert(text && strstr(text, "attacker"), "no copy-up in the upper layer");
 	free(upper);
-	upper = path_in("private/%s/upper/new-at-root", "9902");
+	upper = du_path("/private/%s/upper/new-at-root", "9902");
 	cr_assert_eq(access(upper, F_OK), 0, "a new file is not in the upper layer");
 	/* the template layer and its image are untouched */
-	lower = path_in("run/templates/%s@1/etc/os-release", "sec");
+	lower = du_path("/run/templates/%s@1/etc/os-release", "sec");
 	ltext = tu_read_file(lower);
 	cr_assert_not_null(ltext, "no template layer at %s", lower);
 	cr_assert_null(strstr(ltext, "attacker"), "the template layer was written");
 	free(lower);
-	lower = path_in("run/templates/%s@1/bin/ls", "sec");
+	lower = du_path("/run/templates/%s@1/bin/ls", "sec");
 	cr_assert_eq(access(lower, F_OK), 0, "a delete inside removed the template's file");
-	cr_assert_eq(call("stop", "9902", NULL, NULL, NULL), 0);
+	cr_assert_eq(du_call("stop", "9902", NULL, NULL, NULL), 0);
 	after = sha256_of(img);
 	cr_assert_str_eq(before, after, "the template image changed");
 }
@@ -595,7 +384,7 @@ Test(security, devices_modules_keys_bpf_are_refused)
 		char p[512];
 		_cleanup_free_ char *list = NULL;
 
-		snprintf(p, sizeof(p), "/sys/fs/cgroup/devices/%s/9903/devices.list", subtree);
+		snprintf(p, sizeof(p), "/sys/fs/cgroup/devices/%s/9903/devices.list", du.subtree);
 		list = tu_read_file(p);
 		cr_assert_not_null(list, "no devices cgroup at %s", p);
 		cr_assert_null(strstr(list, "a *:* rwm"), "every device allowed: %s", list);
@@ -627,9 +416,9 @@ Test(security, root_inside_is_an_unprivileged_host_uid)
 
 	make_template("sec");
 	create_start("9904", NULL);
-	pid = ct_pid("9904");
+	pid = du_ct_pid("9904");
 	cr_assert_gt(pid, 1);
-	cr_assert_eq(call("list", NULL, json_pack("{s:b}", "all", 1), &res, NULL), 0);
+	cr_assert_eq(du_call("list", NULL, json_pack("{s:b}", "all", 1), &res, NULL), 0);
 	c = ct_entry(res, "9904");
 	cr_assert_not_null(c);
 	base = strtoul(json_string_value(json_object_get(c, "id_base")), NULL, 10);
@@ -647,7 +436,7 @@ Test(security, root_inside_is_an_unprivileged_host_uid)
 	}
 	/* while inside it is root */
 	const char *id[] = { "/bin/testinit", "getuid", NULL };
-	cr_assert_eq(exec_out("9904", id, &inside), 0);
+	cr_assert_eq(du_exec_out("9904", id, &inside), 0);
 	cr_assert_eq(atoi(inside), 0, "not root inside: %s", inside);
 	/* the bounding set lacks what a container must never have */
 	capbnd = host_status(pid, "CapBnd");
@@ -679,7 +468,7 @@ Test(security, privileged_opt_out_is_host_root_but_still_fenced)
 
 	make_template("sec");
 	create_start("9905", json_pack("{s:s}", "privileged", "yes"));
-	pid = ct_pid("9905");
+	pid = du_ct_pid("9905");
 	cr_assert_gt(pid, 1);
 	uid = host_status(pid, "Uid");
 	cr_assert_eq(sscanf(uid, "%lu %lu %lu %lu", &u[0], &u[1], &u[2], &u[3]), 4);
@@ -710,14 +499,16 @@ Test(security, names_and_ids_that_are_refused)
 	char *msg = NULL;
 
 	make_template("sec");
-	cr_assert_eq(call("create", "9906",
-			  json_pack("{s:s,s:s}", "ostemplate", "sec", "name", "web/1"), NULL, &msg),
+	cr_assert_eq(du_call("create", "9906",
+			     json_pack("{s:s,s:s}", "ostemplate", "sec", "name", "web/1"), NULL,
+			     &msg),
 		     21, "a name with '/': %s", msg);
 	cr_assert(strstr(msg, "web/1"), "the message does not name it: %s", msg);
-	cr_assert_eq(call("status", "9906", NULL, NULL, NULL), 14, "the refused create left it");
-	cr_assert_eq(call("status", "0", NULL, NULL, &msg), 20, "CTID 0: %s", msg);
-	cr_assert_eq(call("status", "no-such-ct", NULL, NULL, &msg), 14, "unknown name: %s", msg);
-	cr_assert_eq(call("start", "9949", NULL, NULL, &msg), 14, "unknown CTID: %s", msg);
+	cr_assert_eq(du_call("status", "9906", NULL, NULL, NULL), 14, "the refused create left it");
+	cr_assert_eq(du_call("status", "0", NULL, NULL, &msg), 20, "CTID 0: %s", msg);
+	cr_assert_eq(du_call("status", "no-such-ct", NULL, NULL, &msg), 14, "unknown name: %s",
+		     msg);
+	cr_assert_eq(du_call("start", "9949", NULL, NULL, &msg), 14, "unknown CTID: %s", msg);
 	cr_assert(strstr(msg, "9949"), "%s", msg);
 }
 
@@ -741,7 +532,7 @@ static char *wait_system_running(const char *ctid, double seconds)
 	while (now_s() - t0 < seconds) {
 		free(out);
 		out = NULL;
-		exec_out(ctid, isr, &out);
+		du_exec_out(ctid, isr, &out);
 		if (!strncmp(out, "running", 7) || !strncmp(out, "degraded", 8))
 			break;
 		usleep(100000);
@@ -754,6 +545,7 @@ Test(security, debian_systemd_boots_halts_and_reboots, .timeout = 240)
 {
 	const char *img = debian_image();
 	_cleanup_free_ char *st = NULL, *uid = NULL, *log = NULL, *line = NULL, *st2 = NULL;
+	const char *mine;
 	char *msg = NULL;
 	json_t *res = NULL, *c;
 	unsigned long base, u0;
@@ -763,16 +555,17 @@ Test(security, debian_systemd_boots_halts_and_reboots, .timeout = 240)
 	if (!img)
 		skip_test("no debian-12 image: run scripts/test.sh's templates stage "
 			  "(" DEBIAN_IMAGE_CACHED ") or set STRATA_TEST_DEBIAN_IMAGE");
-	cr_assert_eq(call("template-import", NULL,
-			  json_pack("{s:s,s:s}", "name", "debian-12", "file", img), &res, &msg),
+	cr_assert_eq(du_call("template-import", NULL,
+			     json_pack("{s:s,s:s}", "name", "debian-12", "file", img), &res, &msg),
 		     0, "%s", msg);
 	json_decref(res);
-	cr_assert_eq(call("create", "9910",
-			  json_pack("{s:s,s:s}", "ostemplate", "debian-12", "hostname", "deb9910"),
-			  NULL, &msg),
-		     0, "%s", msg);
+	cr_assert_eq(
+		du_call("create", "9910",
+			json_pack("{s:s,s:s}", "ostemplate", "debian-12", "hostname", "deb9910"),
+			NULL, &msg),
+		0, "%s", msg);
 	t0 = now_s();
-	cr_assert_eq(call("start", "9910", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(du_call("start", "9910", NULL, NULL, &msg), 0, "%s", msg);
 	st = wait_system_running("9910", 60);
 	boot = now_s() - t0;
 	fprintf(stderr, "security: debian-12 start to `%s`: %.2f s\n", st, boot);
@@ -780,13 +573,13 @@ Test(security, debian_systemd_boots_halts_and_reboots, .timeout = 240)
 		const char *failed[] = { "/bin/systemctl", "--failed", "--no-legend", NULL };
 		_cleanup_free_ char *f = NULL;
 
-		exec_out("9910", failed, &f);
+		du_exec_out("9910", failed, &f);
 		cr_assert_fail("systemd is degraded; failed units: %s", f);
 	}
 	cr_assert_str_eq(st, "running", "systemd did not reach running in 60 s");
 	/* in a user namespace: root of the container is not host root */
-	pid = ct_pid("9910");
-	cr_assert_eq(call("list", NULL, json_pack("{s:b}", "all", 1), &res, NULL), 0);
+	pid = du_ct_pid("9910");
+	cr_assert_eq(du_call("list", NULL, json_pack("{s:b}", "all", 1), &res, NULL), 0);
 	c = ct_entry(res, "9910");
 	base = strtoul(json_string_value(json_object_get(c, "id_base")), NULL, 10);
 	json_decref(res);
@@ -797,9 +590,9 @@ Test(security, debian_systemd_boots_halts_and_reboots, .timeout = 240)
 
 	/* reboot inside: the daemon starts it again, and it boots again */
 	const char *rb[] = { "/bin/systemctl", "reboot", NULL };
-	exec_out("9910", rb, NULL);
+	du_exec_out("9910", rb, NULL);
 	for (int i = 0; i < 600; i++) {
-		pid2 = ct_pid("9910");
+		pid2 = du_ct_pid("9910");
 		if (pid2 > 0 && pid2 != pid)
 			break;
 		usleep(50000);
@@ -810,7 +603,7 @@ Test(security, debian_systemd_boots_halts_and_reboots, .timeout = 240)
 
 	/* the daemon takes the halt signal from the template's manifest */
 	{
-		_cleanup_free_ char *mp = path_in("templates/debian-12/1/manifest.json");
+		_cleanup_free_ char *mp = du_path("/templates/debian-12/1/manifest.json");
 		json_t *m = json_load_file(mp, 0, NULL);
 
 		cr_assert_not_null(m, "no manifest at %s", mp);
@@ -821,20 +614,21 @@ Test(security, debian_systemd_boots_halts_and_reboots, .timeout = 240)
 	/* stop: the halt signal (SIGRTMIN+3) makes systemd power off by itself,
 	 * long before STOP_TIMEOUT (60 s here) would have it killed */
 	t0 = now_s();
-	cr_assert_eq(call("stop", "9910", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(du_call("stop", "9910", NULL, NULL, &msg), 0, "%s", msg);
 	stop = now_s() - t0;
 	fprintf(stderr, "security: debian-12 stop: %.2f s\n", stop);
 	cr_assert_lt(stop, 10.0, "stop took %.1f s: the halt signal was not acted on", stop);
-	log = tu_read_file(logpath);
-	cr_assert_not_null(log);
-	cr_assert_null(strstr(log, "stop 9910: no halt after"), "systemd was killed, not halted");
+	log = tu_read_file(du.log);
+	cr_assert(log && strlen(log) >= log_start, "no daemon log at %s", du.log);
+	mine = log + log_start;
+	cr_assert_null(strstr(mine, "stop 9910: no halt after"), "systemd was killed, not halted");
 	cr_assert_geq(asprintf(&line, "container 9910: init exited (signal %d)", SIGKILL), 0);
-	cr_assert_null(strstr(log, line), "systemd died of SIGKILL, not of its own poweroff");
+	cr_assert_null(strstr(mine, line), "systemd died of SIGKILL, not of its own poweroff");
 	/* the daemon saw two ends of systemd: the reboot, then the poweroff */
 	{
 		int ends = 0;
 
-		for (char *l = strstr(log, "container 9910: init exited"); l;
+		for (const char *l = strstr(mine, "container 9910: init exited"); l;
 		     l = strstr(l + 1, "container 9910: init exited")) {
 			fprintf(stderr, "security: %.*s\n", (int)strcspn(l, "\n"), l);
 			ends++;
