@@ -17,6 +17,7 @@
 #include "ksal/log.h"
 #include "ksal/spawn.h"
 #include "ksal/syscalls.h"
+#include "runtime/ct_create.h"
 #include "runtime/daemon.h"
 #include "runtime/resources.h"
 #include "runtime/net.h"
@@ -117,6 +118,7 @@ int ct_registry_load(struct daemon *d, struct st_error **err)
 
 	if (!dir)
 		return st_error_set(err, errno, "open config directory `%s`", d->g->conf_dir);
+	ct_create_recover(d); /* what a crash in a create left */
 	while ((e = readdir(dir))) {
 		_cleanup_error_ struct st_error *e2 = NULL;
 		_cleanup_free_ char *ctid = NULL;
@@ -148,24 +150,51 @@ bool ct_is_mounted(struct daemon *d, struct ct *ct)
 	return root && cowfs_root_is_mounted(root);
 }
 
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The first ID_RANGE_START + k * CT_ID_RANGE_SIZE range no container's
+ * ID_BASE overlaps: the used bases sorted once, then one pass (a create
+ * among thousands of containers stays O(n log n)). */
 int ct_alloc_id_base(struct daemon *d, const struct ct *self, uint32_t *out, struct st_error **err)
 {
 	uint64_t start = d->g->id_range_start, end = start + d->g->id_range_count;
+	uint64_t base = start;
+	_cleanup_free_ uint64_t *used = NULL;
+	size_t n = 0, cap = 0;
 
-	for (uint64_t base = start; base + CT_ID_RANGE_SIZE <= end; base += CT_ID_RANGE_SIZE) {
-		bool used = false;
-		for (struct ct *ct = d->cts; ct && !used; ct = ct->next) {
-			uint64_t b;
-			if (ct == self || !ct->conf || !ct->conf->v[CT_ID_BASE].set)
-				continue;
-			b = ct->conf->v[CT_ID_BASE].u;
-			if (b < base + CT_ID_RANGE_SIZE && base < b + CT_ID_RANGE_SIZE)
-				used = true;
+	for (struct ct *ct = d->cts; ct; ct = ct->next) {
+		if (ct == self || !ct->conf || !ct->conf->v[CT_ID_BASE].set)
+			continue;
+		if (n == cap) {
+			uint64_t *nu = realloc(used, (cap = cap ? cap * 2 : 64) * sizeof(*nu));
+
+			if (!nu)
+				return st_error_set(err, ENOMEM, "allocate an id range");
+			used = nu;
 		}
-		if (!used) {
-			*out = (uint32_t)base;
-			return 0;
-		}
+		used[n++] = ct->conf->v[CT_ID_BASE].u;
+	}
+	if (n)
+		qsort(used, n, sizeof(*used), u64_cmp);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t b = used[i];
+
+		if (b + CT_ID_RANGE_SIZE <= base)
+			continue; /* wholly below the candidate */
+		if (b >= base + CT_ID_RANGE_SIZE)
+			break; /* the candidate fits below b */
+		/* overlap: the next range boundary at or above b's end */
+		base = start + (b + CT_ID_RANGE_SIZE - start + CT_ID_RANGE_SIZE - 1) /
+				       CT_ID_RANGE_SIZE * CT_ID_RANGE_SIZE;
+	}
+	if (base + CT_ID_RANGE_SIZE <= end) {
+		*out = (uint32_t)base;
+		return 0;
 	}
 	return st_error_setx(err, ST_EXIT_NORESOURCE, 0,
 			     "no free user-namespace id range left in %" PRIu64 "..%" PRIu64

@@ -21,6 +21,7 @@
 #include "ksal/netlink.h"
 #include "ksal/spawn.h"
 #include "ksal/syscalls.h"
+#include "runtime/ct_create.h" /* create-speed area */
 #include "runtime/daemon.h"
 #include "runtime/resources.h"
 #include "runtime/guest.h"
@@ -196,12 +197,8 @@ int ct_do_create(struct daemon *d, const char *ctid, json_t *args, struct st_err
 	/* From here on every step is undone if a later one fails. */
 	if (ct_private_create(d, c, args, ctid, priv, err) < 0)
 		return st_error_prefix(err, "create %s", ctid);
-	if (ct_config_save(c, conf_path, err) < 0) {
-		cowfs_private_destroy(priv, NULL);
-		return st_error_prefix(err, "create %s", ctid);
-	}
-	if (cowfs_private_sync(priv, err) < 0) {
-		unlink(conf_path);
+	/* one sync for the private area and the config (runtime/ct_create.c) */
+	if (ct_create_commit(c, conf_path, priv, err) < 0) {
 		cowfs_private_destroy(priv, NULL);
 		return st_error_prefix(err, "create %s", ctid);
 	}

@@ -283,29 +283,11 @@ int ct_do_stat(struct daemon *d, struct ct *ct, json_t **result, struct st_error
 				     "stat %s: container is not running", ct->ctid);
 	if (ksal_cgroup_stats(ct->cg, &st, err) < 0)
 		return st_error_prefix(err, "stat %s", ct->ctid);
-	/* the current CPU %: over the time since the last sample when there
-	 * is one (list, top, an earlier stat), else over 200 ms from now */
-	{
-		struct cpu_sample *s0 = sample_of(ct);
-		bool had = s0 && s0->t > 0;
-
-		pct = cpu_pct(ct, st.cpu_usage_ns, 0.1, &window);
-		if (!had)
-			window = 0; /* the average since the start: not "now" */
-	}
-	if (window > 60.0 || window < 0.05) {
-		struct cpu_sample *s = sample_of(ct);
-		const struct timespec ts = { 0, 200 * 1000 * 1000 };
-
-		if (s) {
-			s->ns = st.cpu_usage_ns;
-			s->t = mono_now();
-		}
-		nanosleep(&ts, NULL);
-		if (ksal_cgroup_stats(ct->cg, &st, err) < 0)
-			return st_error_prefix(err, "stat %s", ct->ctid);
-		pct = cpu_pct(ct, st.cpu_usage_ns, 0.0, &window);
-	}
+	/* the current CPU %: over the time since the last sample (list, top,
+	 * an earlier stat) when there is one, else the average since the
+	 * container started (cpu_pct_window says which). Never waits: a stat
+	 * must not hold the daemon's one event loop. */
+	pct = cpu_pct(ct, st.cpu_usage_ns, 0.1, &window);
 	merge = ct->conf && ct_config_bool(ct->conf, CT_MEMORY_MERGE, false);
 	o = json_object();
 	json_object_set_new(o, "ctid", json_string(ct->ctid));
