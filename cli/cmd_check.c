@@ -110,6 +110,19 @@ static void set_use(struct use *u, const char *what, const char *fmt, ...)
 		u->text[0] = '\0';
 }
 
+/* CRIU reads other uids' rlimits only with CAP_SYS_RESOURCE (checkpoint area). */
+static bool have_cap_sys_resource(void)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	unsigned long long eff;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			return eff & (1ULL << 24); /* CAP_SYS_RESOURCE */
+	return false;
+}
+
 static void compute_uses(const struct ksal_features *f, struct use u[USE__COUNT])
 {
 	const struct ksal_cgroup_info *cg = &f->cgroup;
@@ -140,9 +153,20 @@ static void compute_uses(const struct ksal_features *f, struct use u[USE__COUNT]
 		!ksal_has(f, KSAL_FEAT_NS_USER)		? "unavailable: privileged containers only"
 		: ksal_has(f, KSAL_FEAT_IDMAP_SQUASHFS) ? "idmapped template mounts"
 							: "a chowned copy of the template");
-	if (ksal_has(f, KSAL_FEAT_CRIU))
-		set_use(&u[USE_CHECKPOINT], "checkpoint", "CRIU %s at %s",
-			ksal_criu_version_str(f->criu_version, vs, sizeof(vs)), f->criu_path);
+	/* checkpoint area: can containers be suspended here, and with what limit */
+	if (ksal_has(f, KSAL_FEAT_CRIU) && !ksal_has(f, KSAL_FEAT_CGROUP_FREEZER))
+		set_use(&u[USE_CHECKPOINT], "checkpoint",
+			"unavailable for containers: CRIU %s works but there is no freezer "
+			"cgroup to stop them consistently",
+			ksal_criu_version_str(f->criu_version, vs, sizeof(vs)));
+	else if (ksal_has(f, KSAL_FEAT_CRIU))
+		set_use(&u[USE_CHECKPOINT], "checkpoint",
+			"suspend/resume of containers with CRIU %s at %s%s",
+			ksal_criu_version_str(f->criu_version, vs, sizeof(vs)), f->criu_path,
+			have_cap_sys_resource()
+				? ""
+				: "; without CAP_SYS_RESOURCE, services running as non-root "
+				  "users checkpoint only in user-namespaced containers");
 	else
 		set_use(&u[USE_CHECKPOINT], "checkpoint", "unavailable (no working CRIU 4.2+)");
 	if (!ksal_has(f, KSAL_FEAT_CRIU))

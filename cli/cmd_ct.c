@@ -220,30 +220,7 @@ const struct cli_verb cli_verb_umount = {
 	.done = "unmounted",
 };
 
-const struct cli_verb cli_verb_suspend = {
-	.name = "suspend",
-	.aliases = { "chkpnt" },
-	.summary = "checkpoint a running container to disk and stop it",
-	.usage = "strata suspend CTID [--nowait]\nstrata chkpnt CTID\n"
-		 "\n"
-		 "Freeze the container, dump its state with CRIU into /var/lib/strata/dumps/CTID\n"
-		 "and stop it; `strata resume` brings it back.\n",
-	.opts = lock_opts,
-	.parse = cli_parse_ctid_flags,
-	.done = "suspended",
-};
-
-const struct cli_verb cli_verb_resume = {
-	.name = "resume",
-	.aliases = { "restore" },
-	.summary = "restore a suspended container",
-	.usage = "strata resume CTID [--nowait]\nstrata restore CTID\n"
-		 "\n"
-		 "Restore a container from the checkpoint `strata suspend` wrote.\n",
-	.opts = lock_opts,
-	.parse = cli_parse_ctid_flags,
-	.done = "resumed",
-};
+/* suspend, resume: cli/cmd_ckpt.c (checkpoint area) */
 
 /* --- status ----------------------------------------------------------- */
 

@@ -88,7 +88,7 @@ const struct cli_verb cli_verb_set = {
 		"            --searchdomain DOM  --rate DEV:CLASS:KBITS  --netmode MODE\n"
 		"            --netif_add IFNAME[,MAC,HOST_IFNAME,HOST_MAC,BRIDGE]  --netif_del IFNAME|all\n"
 		"            --ifname IFNAME [--mac MAC] [--host_ifname NAME] [--host_mac MAC]\n"
-		"            [--bridge BR] [--gw ADDR] [--gw6 ADDR] [--network ADDR/LEN]\n"
+		"            [--bridge BR] [--gw ADDR] [--gw6 ADDR]  (that NETIF entry; next start)\n"
 		"\n"
 		"Options given several times (--ipadd, --ipdel, --nameserver, --searchdomain,\n"
 		"--capability, --netif_add, --netif_del) add up.\n",

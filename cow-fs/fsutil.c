@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <poll.h>
@@ -85,6 +86,10 @@ static int run_in(const char *root, const char *const argv[], int out_fd, struct
 				strerror(errno));
 			_exit(127);
 		}
+		/* the program gets a clean signal mask, whatever the caller blocks */
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		execvp(argv[0], (char *const *)argv);
 		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);

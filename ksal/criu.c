@@ -276,6 +276,10 @@ static __attribute__((noreturn)) void exec_child(const char *const argv[], int w
 
 	if (null < 0 || dup2(null, 0) < 0 || dup2(wr, 1) < 0 || dup2(wr, 2) < 0)
 		_exit(127);
+	/* the program gets a clean signal mask, whatever the caller blocks */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	execvp(argv[0], (char *const *)argv);
 	_exit(127);
 }

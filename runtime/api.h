@@ -121,6 +121,14 @@
  *            failed / no checkpoint, 31 suspend of a stopped one; start of a
  *            suspended container is refused (17) until resumed or destroyed.
  *            100 when stratad is built without checkpoint support.
+ *            args.dumpfile (absolute path): the image dir instead (linked
+ *            from STATE_DIR/dumps/CTID after a suspend); suspend replies
+ *            {"dumpfile"}. resume args.keep (bool): keep the images (the
+ *            default dir is moved to STATE_DIR/dumps/CTID.kept), reply
+ *            {"kept": path or null}.
+ *   suspend-all / resume-all (no ctid; args.keep): every running /
+ *            suspended container -> {"containers": [{"ctid", "status":
+ *            "suspended"|"resumed"|"failed", "error", "exit"}]}.
  */
 #ifndef STRATA_RUNTIME_API_H
 #define STRATA_RUNTIME_API_H

@@ -176,7 +176,8 @@ bad:
 static int validate_netif(const char *s, struct st_error **err)
 {
 	static const char *const fields[] = { "ifname", "mac",	   "host_ifname", "host_mac",
-					      "bridge", "network", "mtu" };
+					      "bridge", "network", "mtu",	   "gw",
+					      "gw6" };
 	_cleanup_free_ char *copy = strdup(s);
 	char *save = NULL;
 
@@ -201,7 +202,7 @@ static int validate_netif(const char *s, struct st_error **err)
 bad:
 	return st_error_setx(err, ST_EXIT_BADVALUE, 0,
 			     "invalid NETIF `%s` (ifname=,mac=,host_ifname=,host_mac=,bridge=,"
-			     "mtu= pairs; interface names up to 15 characters)",
+			     "gw=,gw6=,mtu= pairs; interface names up to 15 characters)",
 			     s);
 }
 
@@ -311,8 +312,9 @@ const struct ct_key ct_keys[CT_KEY_COUNT] = {
 			    .apply = CT_APPLY_RESTART, .list_name = "ostemplate",
 			    .help = "template the root is composed from, NAME[@VERSION]" },
 	[CT_HOSTNAME] = { "HOSTNAME", NOALIAS, CT_KIND_STR, .validate = ct_validate_hostname,
-			  .apply = CT_APPLY_RESTART, .list_name = "hostname",
-			  .help = "the container's hostname" },
+			  .apply = CT_APPLY_NET, .list_name = "hostname",
+			  .help = "the container's hostname, also in its /etc/hostname and "
+				  "/etc/hosts" },
 	[CT_ONBOOT] = { "ONBOOT", NOALIAS, CT_KIND_BOOL, .apply = CT_APPLY_NONE,
 			.list_name = "onboot", .help = "start when stratad starts (yes|no)" },
 	[CT_BOOTORDER] = { "BOOTORDER", NOALIAS, CT_KIND_UINT, .min = 0, .max = U32MAX,
@@ -356,7 +358,8 @@ const struct ct_key ct_keys[CT_KEY_COUNT] = {
 			    .help = "addresses of a routed container, ADDR[/PREFIX] ..." },
 	[CT_NETIF] = { "NETIF", NOALIAS, CT_KIND_STR, .validate = validate_netif,
 		       .apply = CT_APPLY_RESTART, .list_name = "netif",
-		       .help = "veth devices: ifname=,mac=,host_ifname=,host_mac=,bridge=;..." },
+		       .help = "veth devices: ifname=,mac=,host_ifname=,host_mac=,bridge=,gw=,"
+			       "gw6=;..." },
 	[CT_NAMESERVER] = { "NAMESERVER", NOALIAS, CT_KIND_IPLIST, .unit = 1,
 			    .apply = CT_APPLY_RESTART, .list_name = "nameserver",
 			    .help = "DNS servers written to the container's /etc/resolv.conf; "

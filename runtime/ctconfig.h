@@ -208,7 +208,7 @@ void ct_keys_print_man(FILE *f);
 
 /* ---- Global config ---- */
 
-enum g_stop_mode { G_STOP_KEEP, G_STOP_STOP };
+enum g_stop_mode { G_STOP_KEEP, G_STOP_STOP, G_STOP_SUSPEND };
 
 struct g_config {
 	char *conf_dir;	    /* CONF_DIR: container configs */

@@ -50,6 +50,7 @@ json_t *ct_list_json(struct daemon *d, struct ct *ct)
 	json_object_set_new(o, "status",
 			    json_string(ct->run == CT_RUNNING	 ? "running"
 					: ct->run == CT_STOPPING ? "stopping"
+					: ct_is_suspended(d, ct) ? "suspended"
 					: ct_is_mounted(d, ct)	 ? "mounted"
 								 : "stopped"));
 	if (ct->cg && ct->run != CT_STOPPED && ksal_cgroup_stats(ct->cg, &st, NULL) == 0)
@@ -116,6 +117,11 @@ int ct_do_set(struct daemon *d, struct ct *ct, json_t *args, json_t **result, st
 	}
 	/* edit the file's own values (not the merged defaults) */
 	if (!conf_path || ct_config_load(conf_path, &file, err) < 0) {
+		json_decref(restart_keys);
+		return st_error_prefix(err, "set %s", ct->ctid);
+	}
+	/* network area: --ifname eth0 --gw .. --mac .. into NETIF */
+	if (ct_netif_options(ct_config_str(file, CT_NETIF), opts, err) < 0) {
 		json_decref(restart_keys);
 		return st_error_prefix(err, "set %s", ct->ctid);
 	}

@@ -130,6 +130,7 @@ struct layer_hold {
 struct lxcfs;
 
 struct daemon {
+	bool reap_pending; /* SIGCHLD seen: look for stray children */
 	struct g_config *g;
 	int epfd;
 	struct watch listen_w, signal_w, watchdog_w;
@@ -251,6 +252,30 @@ int ct_do_suspend(struct daemon *d, struct ct *ct, struct st_error **err);
 int ct_do_resume(struct daemon *d, struct ct *ct, struct st_error **err);
 bool ct_is_suspended(struct daemon *d, struct ct *ct);
 char *ct_dump_dir(struct daemon *d, struct ct *ct);
+/* checkpoint area: --dumpfile DIR, --keep; durable: fsync (host shutdown) */
+struct ct_ckpt_opts {
+	const char *dumpfile;
+	bool keep, durable;
+};
+int ct_do_suspend_opts(struct daemon *d, struct ct *ct, const struct ct_ckpt_opts *o,
+		       struct st_error **err);
+/* *kept: where the images were kept (--keep), else NULL */
+int ct_do_resume_opts(struct daemon *d, struct ct *ct, const struct ct_ckpt_opts *o, char **kept,
+		      struct st_error **err);
+
+/* ckpt_host.c (checkpoint area): requests, --all, VE_STOP_MODE=suspend,
+ * child subreaper */
+/* uid: the client's; only root may name a --dumpfile directory */
+int ct_req_suspend(struct daemon *d, struct ct *ct, uid_t uid, json_t *args, json_t **result,
+		   struct st_error **err);
+int ct_req_resume(struct daemon *d, struct ct *ct, uid_t uid, json_t *args, json_t **result,
+		  struct st_error **err);
+int ct_req_ckpt_all(struct daemon *d, bool suspend, json_t *args, json_t **result,
+		    struct st_error **err);
+void ct_suspend_for_shutdown(struct daemon *d);
+void ct_resume_after_shutdown(struct daemon *d);
+int daemon_subreaper_init(struct st_error **err);
+void daemon_reap_strays(struct daemon *d);
 
 /* console.c and exec.c */
 int ct_console_open(struct daemon *d, struct ct *ct, int *slave, struct st_error **err);

@@ -37,6 +37,8 @@ static const char *const tmpl_args[] = { "name", "file", NULL };
 /* templates area: rebase, clone */
 static const char *const rebase_args[] = { "ostemplate", "on_restart", "nowait", NULL };
 static const char *const clone_args[] = { "dst", "name", "hostname", "nowait", NULL };
+/* checkpoint area: suspend, resume */
+static const char *const ckpt_args[] = { "dumpfile", "keep", "nowait", NULL };
 
 static const struct verb verbs[] = {
 	{ "ping", false, true, false, no_args },
@@ -65,8 +67,10 @@ static const struct verb verbs[] = {
 	{ "rebase", true, false, true, rebase_args },
 	{ "rebase-all", false, false, false, rebase_args },
 	{ "clone", true, false, true, clone_args },
-	{ "suspend", true, false, true, lock_args },
-	{ "resume", true, false, true, lock_args },
+	{ "suspend", true, false, true, ckpt_args },
+	{ "resume", true, false, true, ckpt_args },
+	{ "suspend-all", false, false, false, ckpt_args }, /* checkpoint area */
+	{ "resume-all", false, false, false, ckpt_args },
 };
 
 static const struct verb *verb_find(const char *name)
@@ -202,7 +206,9 @@ static int run_verb(struct daemon *d, struct conn *c, const struct verb *v, cons
 		return r < 0 ? r : 1;
 	}
 	if (!strcmp(n, "suspend"))
-		return ct_do_suspend(d, ct, err);
+		return ct_req_suspend(d, ct, c->uid, args, result, err);
+	if (!strcmp(n, "suspend-all") || !strcmp(n, "resume-all"))
+		return ct_req_ckpt_all(d, n[0] == 's', args, result, err);
 	if (!strcmp(n, "rebase"))
 		return ct_do_rebase(d, ct, args, result, err);
 	if (!strcmp(n, "rebase-all"))
@@ -210,7 +216,7 @@ static int run_verb(struct daemon *d, struct conn *c, const struct verb *v, cons
 	if (!strcmp(n, "clone"))
 		return ct_do_clone(d, ct, args, result, err);
 	if (!strcmp(n, "resume"))
-		return ct_do_resume(d, ct, err);
+		return ct_req_resume(d, ct, c->uid, args, result, err);
 	return st_error_setx(err, ST_EXIT_PROTOCOL, 0, "unknown verb `%s`", n);
 }
 

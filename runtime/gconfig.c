@@ -139,10 +139,13 @@ static int g_set(struct g_config *g, const struct g_key *k, const char *v, struc
 			*(enum g_stop_mode *)field = G_STOP_KEEP;
 		else if (strcmp(v, "stop") == 0)
 			*(enum g_stop_mode *)field = G_STOP_STOP;
+		else if (strcmp(v, "suspend") == 0)
+			*(enum g_stop_mode *)field = G_STOP_SUSPEND;
 		else
-			return st_error_setx(err, ST_EXIT_BADVALUE, 0,
-					     "%s: invalid value `%s` (expected keep or stop)",
-					     k->name, v);
+			return st_error_setx(
+				err, ST_EXIT_BADVALUE, 0,
+				"%s: invalid value `%s` (expected keep, stop or suspend)", k->name,
+				v);
 		return 0;
 	case G_BOOL:
 		if (!strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "1"))

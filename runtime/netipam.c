@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "ksal/cleanup.h"
 #include "ksal/log.h"
@@ -375,5 +376,134 @@ int ct_ipam_check(struct daemon *d, const char *ctid, const char *have, const ch
 			return st_error_setx(err, ST_EXIT_IPINUSE, 0,
 					     "address %s is already in use on the host", t);
 	}
+	return 0;
+}
+
+/* Whether entry (one NETIF interface, "ifname=..,mac=..") names ifname. */
+static bool netif_entry_is(const char *entry, size_t len, const char *ifname)
+{
+	size_t n = strlen(ifname);
+
+	for (const char *p = entry; p < entry + len;) {
+		size_t f = strcspn(p, ",;");
+		if (f > (size_t)(entry + len - p))
+			f = (size_t)(entry + len - p);
+		if (f == 7 + n && !strncmp(p, "ifname=", 7) && !strncmp(p + 7, ifname, n))
+			return true;
+		p += f + 1;
+	}
+	return false;
+}
+
+/* entry with field=value set (value "": removed), malloc'd. */
+static char *netif_entry_set(const char *entry, size_t len, const char *field, const char *value)
+{
+	size_t fl = strlen(field);
+	char *out = strdup(""), *n;
+
+	for (const char *p = entry; out && p < entry + len;) {
+		size_t f = strcspn(p, ",;");
+		if (f > (size_t)(entry + len - p))
+			f = (size_t)(entry + len - p);
+		if (f && !(f > fl && !strncmp(p, field, fl) && p[fl] == '=')) {
+			if (asprintf(&n, "%s%s%.*s", out, *out ? "," : "", (int)f, p) < 0)
+				n = NULL;
+			free(out);
+			out = n;
+		}
+		p += f + 1;
+	}
+	if (out && *value) {
+		if (asprintf(&n, "%s%s%s=%s", out, *out ? "," : "", field, value) < 0)
+			n = NULL;
+		free(out);
+		out = n;
+	}
+	return out;
+}
+
+int ct_netif_options(const char *netif, json_t *opts, struct st_error **err)
+{
+	static const char *const fields[] = { "mac",	"host_ifname", "host_mac",
+					      "bridge", "gw",	       "gw6" };
+	json_t *jif = json_object_get(opts, "ifname");
+	json_t *jnetif = json_object_get(opts, "NETIF");
+	_cleanup_free_ char *cur = NULL, *out = NULL;
+	const char *ifname, *given = NULL;
+	bool found = false;
+
+	if (json_object_get(opts, "network"))
+		return st_error_setx(err, ST_EXIT_BADARG, 0,
+				     "--network is not supported: give the interface's prefix with "
+				     "--ipadd ADDR/LEN");
+	for (size_t i = 0; i < ARRAY_SIZE(fields) && !given; i++)
+		if (json_object_get(opts, fields[i]))
+			given = fields[i];
+	if (!jif && !given)
+		return 0;
+	if (!jif)
+		return st_error_setx(err, ST_EXIT_BADARG, 0,
+				     "--%s applies to an interface: give --ifname IFNAME first",
+				     given);
+	if (!json_is_string(jif))
+		return st_error_setx(err, ST_EXIT_BADARG, 0, "`ifname`: string expected");
+	ifname = json_string_value(jif);
+	cur = strdup(json_is_string(jnetif) ? json_string_value(jnetif) : netif ? netif : "");
+	out = strdup("");
+	if (!cur || !out)
+		return st_error_set(err, ENOMEM, "NETIF");
+	for (const char *p = cur; *p;) {
+		size_t len = strcspn(p, ";");
+		_cleanup_free_ char *e = strndup(p, len);
+		char *n = NULL;
+
+		if (!e)
+			return st_error_set(err, ENOMEM, "NETIF");
+		if (len && netif_entry_is(p, len, ifname)) {
+			found = true;
+			for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+				json_t *v = json_object_get(opts, fields[i]);
+				char *ne;
+
+				if (!v)
+					continue;
+				if (!json_is_string(v))
+					return st_error_setx(err, ST_EXIT_BADARG, 0,
+							     "`%s`: string expected", fields[i]);
+				if ((!strcmp(fields[i], "gw") || !strcmp(fields[i], "gw6")) &&
+				    *json_string_value(v)) {
+					_cleanup_error_ struct st_error *e2 = NULL;
+					struct ksal_ipaddr a;
+					if (ksal_ipaddr_parse(json_string_value(v), &a, &e2) < 0 ||
+					    a.family != (fields[i][2] ? AF_INET6 : AF_INET))
+						return st_error_setx(
+							err, ST_EXIT_BADVALUE, 0,
+							"--%s `%s`: not an IPv%c address",
+							fields[i], json_string_value(v),
+							fields[i][2] ? '6' : '4');
+				}
+				ne = netif_entry_set(e, strlen(e), fields[i], json_string_value(v));
+				if (!ne)
+					return st_error_set(err, ENOMEM, "NETIF");
+				free(e);
+				e = ne;
+			}
+		}
+		if (len && asprintf(&n, "%s%s%s", out, *out ? ";" : "", e) < 0)
+			return st_error_set(err, ENOMEM, "NETIF");
+		if (n) {
+			free(out);
+			out = n;
+		}
+		p += len + (p[len] ? 1 : 0);
+	}
+	if (!found)
+		return st_error_setx(err, ST_EXIT_BADVALUE, 0,
+				     "no interface `%s` in NETIF (add it with --netif_add %s)",
+				     ifname, ifname);
+	json_object_del(opts, "ifname");
+	for (size_t i = 0; i < ARRAY_SIZE(fields); i++)
+		json_object_del(opts, fields[i]);
+	json_object_set_new(opts, "NETIF", json_string(out));
 	return 0;
 }

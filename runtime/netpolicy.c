@@ -5,6 +5,9 @@
  * area) that set it up, change its addresses live and tear it down.
  */
 #include <errno.h>
+#include <sched.h>
+#include <sys/wait.h>
+#include <sys/socket.h>
 #include <inttypes.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -94,6 +97,34 @@ static char **neighbour_devs(struct daemon *d)
 	for (char *t = strtok_r(copy, " ,", &save); t; t = strtok_r(NULL, " ,", &save))
 		v[n++] = strdup(t);
 	return v;
+}
+
+/* NETIF's gw= / gw6=: a host address of the given family. */
+static int netif_gw(const char *s, int family, struct ksal_ipaddr *out, struct st_error **err)
+{
+	if (ksal_ipaddr_parse(s, out, err) < 0)
+		return -1;
+	if (out->family != family)
+		return st_error_setx(err, ST_EXIT_BADVALUE, 0,
+				     "gateway `%s` is not an IPv%d address", s,
+				     family == AF_INET ? 4 : 6);
+	return 0;
+}
+
+/* A MAC address 00:11:22:33:44:55 (unicast). */
+static int netif_mac(const char *s, uint8_t m[6], struct st_error **err)
+{
+	unsigned int b[6];
+	char end;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+		   &end) != 6 ||
+	    (b[0] & 1))
+		return st_error_setx(err, ST_EXIT_BADVALUE, 0,
+				     "invalid MAC address `%s` (unicast XX:XX:XX:XX:XX:XX)", s);
+	for (int i = 0; i < 6; i++)
+		m[i] = (uint8_t)b[i];
+	return 0;
 }
 
 static char *host_ifname(struct ct *ct)
@@ -214,6 +245,11 @@ int ct_network_setup(struct daemon *d, struct ct *ct, int pidfd, struct st_error
 		r = ct_net_routed_setup(nl, pidfd, &cfg, err);
 	} else {
 		_cleanup_free_ char *bridge = netif_field(ct, "bridge");
+		_cleanup_free_ char *gw = netif_field(ct, "gw"), *gw6 = netif_field(ct, "gw6");
+		_cleanup_free_ char *mac = netif_field(ct, "mac");
+		_cleanup_free_ char *hmac = netif_field(ct, "host_mac");
+		struct ksal_ipaddr g4, g6;
+		uint8_t m[6], hm[6];
 		struct ct_net_bridged cfg = { .ctid = ct->ctid,
 					      .host_ifname = host_if,
 					      .ct_ifname = ct_if ? ct_if : "eth0",
@@ -225,6 +261,16 @@ int ct_network_setup(struct daemon *d, struct ct *ct, int pidfd, struct st_error
 			return st_error_setx(err, ST_EXIT_CONFIG, 0,
 					     "NETWORK_MODE=bridged needs NETIF=\"bridge=NAME\"");
 		}
+		if ((gw && netif_gw(gw, AF_INET, &g4, err) < 0) ||
+		    (gw6 && netif_gw(gw6, AF_INET6, &g6, err) < 0) ||
+		    (mac && netif_mac(mac, m, err) < 0) || (hmac && netif_mac(hmac, hm, err) < 0)) {
+			ksal_nl_close(nl);
+			return st_error_prefix(err, "NETIF of %s", ct->ctid);
+		}
+		cfg.gw4 = gw ? &g4 : NULL;
+		cfg.gw6 = gw6 ? &g6 : NULL;
+		cfg.ct_mac = mac ? m : NULL;
+		cfg.host_mac = hmac ? hm : NULL;
 		r = ct_net_bridged_setup(nl, pidfd, &cfg, err);
 	}
 	if (r == 0 && rate_apply(nl, ct, ct->conf, host_if, err) < 0) {
@@ -386,6 +432,8 @@ bool ct_net_live_ok(struct ct *ct, int id)
 {
 	const char *mode = ct_net_mode(ct);
 
+	if (id == CT_HOSTNAME)
+		return ct->run == CT_RUNNING && ct->init_w.fd >= 0;
 	if (ct->run != CT_RUNNING || !ct->netdev)
 		return false;
 	if (id == CT_IP_ADDRESS)
@@ -395,9 +443,50 @@ bool ct_net_live_ok(struct ct *ct, int id)
 	return false;
 }
 
+/* sethostname in the UTS namespace of the running ct's init (a forked child
+ * joins it), then its /etc/hostname and /etc/hosts as the start writes them. */
+static int hostname_set_live(struct ct *ct, const char *hn, struct st_error **err)
+{
+	_cleanup_free_ char *line = NULL;
+	int status = 0;
+	pid_t pid;
+
+	if (!hn || !*hn)
+		return 0; /* empty: leave the hostname alone */
+	pid = fork();
+	if (pid < 0)
+		return st_error_set(err, errno, "set hostname of %s: fork", ct->ctid);
+	if (pid == 0) {
+		if (setns(ct->init_w.fd, CLONE_NEWUTS) < 0)
+			_exit(10);
+		_exit(sethostname(hn, strlen(hn)) < 0 ? 11 : 0);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return st_error_set(err, errno, "set hostname of %s: wait", ct->ctid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return st_error_setx(
+			err, ST_EXIT_SYSTEM, 0,
+			"set hostname `%s` in the UTS namespace of %s: %s failed", hn, ct->ctid,
+			WIFEXITED(status) && WEXITSTATUS(status) == 11 ? "sethostname" : "setns");
+	ct_value_parse(CT_HOSTNAME, hn, &ct->conf->v[CT_HOSTNAME], NULL);
+	if (!ct->root)
+		return 0;
+	if (asprintf(&line, "%s\n", hn) < 0)
+		return st_error_set(err, ENOMEM, "/etc/hostname of %s", ct->ctid);
+	if (guest_write_file(ct->root, "etc/hostname", line, ct->id_base, ct->id_base, err) < 0 ||
+	    ct_guest_hosts(ct, err) < 0)
+		return st_error_prefix(err, "set hostname of %s", ct->ctid);
+	st_debug("hostname of %s: %s (live)", ct->ctid, hn);
+	return 0;
+}
+
 int ct_net_set_live(struct daemon *d, struct ct *ct, const struct ct_config *file,
 		    const bool *changed, struct st_error **err)
 {
+	if (changed[CT_HOSTNAME] && ct_net_live_ok(ct, CT_HOSTNAME) &&
+	    hostname_set_live(ct, ct_config_str(file, CT_HOSTNAME), err) < 0)
+		return -1;
 	if (changed[CT_IP_ADDRESS] && ct_net_live_ok(ct, CT_IP_ADDRESS)) {
 		if (ct_set_addresses(d, ct, ct_config_str(file, CT_IP_ADDRESS), err) < 0)
 			return -1;

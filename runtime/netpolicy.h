@@ -21,6 +21,10 @@ struct ct_config;
  * IP_ADDRESS, also under "options") with the next free pool address, and
  * vzctl's netif_add / netif_del into NETIF (and NETWORK_MODE=bridged). */
 int ct_ipam_resolve(struct daemon *d, json_t *obj, struct st_error **err);
+/* vzctl's per-interface set options: --ifname IFNAME with --mac, --host_ifname,
+ * --host_mac, --bridge, --gw, --gw6 (keys of opts) update that
+ * interface's entry of netif (or of opts' own NETIF) into opts' NETIF. */
+int ct_netif_options(const char *netif, json_t *opts, struct st_error **err);
 /* Check the addresses of want that have does not list, for container
  * ctid: refused with 21 when a network/broadcast address, with 78 when
  * another container holds it or the host uses it. */

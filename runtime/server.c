@@ -375,10 +375,14 @@ static void on_signal(struct daemon *d)
 		case SIGTERM:
 		case SIGINT:
 			st_info("signal %d: shutting down%s", (int)si.ssi_signo,
-				d->g->stop_mode == G_STOP_STOP ? ", stopping containers"
-							       : ", containers keep running");
+				d->g->stop_mode == G_STOP_STOP	    ? ", stopping containers"
+				: d->g->stop_mode == G_STOP_SUSPEND ? ", suspending containers"
+								    : ", containers keep running");
 			d->quit = true;
 			d->stop_all = d->g->stop_mode == G_STOP_STOP;
+			break;
+		case SIGCHLD:
+			d->reap_pending = true; /* reaped after this event batch */
 			break;
 		case SIGHUP:
 			st_info("SIGHUP: reloading the container registry");
@@ -488,6 +492,7 @@ int daemon_init(struct daemon *d, struct g_config *g, struct st_error **err)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGPIPE);
+	sigaddset(&mask, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return st_error_set(err, errno, "sigprocmask");
 	d->signal_w =
@@ -515,6 +520,9 @@ int daemon_init(struct daemon *d, struct g_config *g, struct st_error **err)
 	ct_adopt_all(d);
 	layer_holds_load(d);
 	view_start(d);
+	if (daemon_subreaper_init(err) < 0) /* checkpoint area */
+		return -1;
+	ct_resume_after_shutdown(d); /* VE_STOP_MODE=suspend */
 	ct_start_onboot(d);
 
 	fd = listen_socket(g->socket, d->strata_gid, d->have_strata_gid, err);
@@ -575,6 +583,8 @@ int daemon_run(struct daemon *d)
 					d->listen_w.fd = -EBADF;
 					unlink(d->g->socket);
 				}
+				if (d->g->stop_mode == G_STOP_SUSPEND) /* checkpoint area */
+					ct_suspend_for_shutdown(d);
 				if (d->stop_all)
 					for (struct ct *ct = d->cts; ct; ct = ct->next)
 						if (ct->run == CT_RUNNING && !ct->locked) {
@@ -652,6 +662,12 @@ int daemon_run(struct daemon *d)
 		}
 		/* a conn freed during the batch may still have had an event in it */
 		free_dead_conns(d);
+		/* orphans of the subreaper, only when a child has exited: a scan per
+		 * event batch would cost one waitid per container */
+		if (d->reap_pending) {
+			d->reap_pending = false;
+			daemon_reap_strays(d);
+		}
 	}
 	st_info("stratad stopped; %zu containers left running", count_running(d));
 	return 0;

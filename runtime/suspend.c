@@ -11,7 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,6 +56,25 @@ bool ct_is_suspended(struct daemon *d, struct ct *ct)
 
 #ifdef HAVE_CT_CHECKPOINT
 
+static pid_t ppid_of(pid_t pid)
+{
+	_cleanup_free_ char *path = NULL, *line = NULL;
+	_cleanup_fclose_ FILE *f = NULL;
+	size_t cap = 0;
+	char *p;
+	int ppid = -1;
+
+	if (asprintf(&path, "/proc/%d/stat", (int)pid) < 0)
+		return -1;
+	f = fopen(path, "re");
+	if (!f || getline(&line, &cap, f) < 0)
+		return -1;
+	p = strrchr(line, ')');
+	if (!p || sscanf(p, ") %*c %d", &ppid) != 1)
+		return -1;
+	return (pid_t)ppid;
+}
+
 static void ckpt_params(struct daemon *d, struct ct *ct, const char *dir, struct ct_ckpt_params *p)
 {
 	memset(p, 0, sizeof(*p));
@@ -68,26 +91,59 @@ static void ckpt_params(struct daemon *d, struct ct *ct, const char *dir, struct
 	}
 }
 
-int ct_do_suspend(struct daemon *d, struct ct *ct, struct st_error **err)
+/* Where the checkpoint of ct is: opts->dumpfile, else STATE_DIR/dumps/CTID
+ * (a symlink there when the last suspend went to --dumpfile DIR). */
+static char *ckpt_dir_for(struct daemon *d, struct ct *ct, const struct ct_ckpt_opts *o)
 {
-	_cleanup_free_ char *dir = ct_dump_dir(d, ct), *parent = NULL;
+	_cleanup_free_ char *def = NULL;
+	char *real;
+
+	if (o && o->dumpfile && *o->dumpfile)
+		return strdup(o->dumpfile);
+	def = ct_dump_dir(d, ct);
+	if (!def)
+		return NULL;
+	real = realpath(def, NULL);
+	return real ? real : take_ptr(def);
+}
+
+int ct_do_suspend_opts(struct daemon *d, struct ct *ct, const struct ct_ckpt_opts *o,
+		       struct st_error **err)
+{
+	_cleanup_free_ char *def = ct_dump_dir(d, ct), *parent = NULL, *dir = NULL;
 	struct ct_ckpt_params p;
 	struct ct_ckpt_result res = { .pidfd = -1 };
+	bool custom = o && o->dumpfile && *o->dumpfile;
+	struct stat st;
 	siginfo_t si;
 
-	if (!dir)
+	if (!def)
 		return st_error_set(err, ENOMEM, "suspend %s", ct->ctid);
 	if (ct->run != CT_RUNNING)
 		return st_error_setx(err, ST_EXIT_NOTRUNNING, 0,
 				     "suspend %s: container is not running", ct->ctid);
+	if (custom && o->dumpfile[0] != '/')
+		return st_error_setx(err, ST_EXIT_BADARG, 0,
+				     "suspend %s: --dumpfile `%s` is not an absolute path",
+				     ct->ctid, o->dumpfile);
 	if (asprintf(&parent, "%s/dumps", d->g->state_dir) < 0)
 		return st_error_set(err, ENOMEM, "suspend %s", ct->ctid);
 	if (mkdir(parent, 0700) < 0 && errno != EEXIST)
 		return st_error_setx(err, ST_EXIT_CHKPNT, errno, "suspend %s: create `%s`",
 				     ct->ctid, parent);
+	dir = strdup(custom ? o->dumpfile : def);
+	if (!dir)
+		return st_error_set(err, ENOMEM, "suspend %s", ct->ctid);
+	if (custom && ct_checkpoint_exists(dir))
+		return st_error_setx(err, ST_EXIT_CHKPNT, EEXIST,
+				     "suspend %s: `%s` already holds a checkpoint", ct->ctid, dir);
+	/* a link left by an earlier --dumpfile suspend that was resumed elsewhere */
+	if (lstat(def, &st) == 0 && S_ISLNK(st.st_mode))
+		unlink(def);
 	ckpt_params(d, ct, dir, &p);
+	p.durable = o && o->durable;
 	if (ct_checkpoint_dump(&p, &res, err) < 0) {
-		if (*err)
+		if (*err && (*err)->exit_code != ST_EXIT_TIMEOUT)
 			(*err)->exit_code = ST_EXIT_CHKPNT;
 		return st_error_prefix(err, "suspend %s", ct->ctid);
 	}
@@ -95,14 +151,56 @@ int ct_do_suspend(struct daemon *d, struct ct *ct, struct st_error **err)
 	if (ct->our_child)
 		waitid((idtype_t)P_PIDFD, (id_t)ct->init_w.fd, &si, WEXITED);
 	ct_cleanup_after_exit(d, ct);
-	st_info("suspended container %s to %s (%.0f ms, %" PRIu64 " pages)", ct->ctid, dir,
-		res.total_ms, res.pages);
+	if (custom && symlink(dir, def) < 0)
+		st_warn("suspend %s: link `%s` to `%s`: %s", ct->ctid, def, dir, strerror(errno));
+	st_info("suspended container %s to %s (%.0f ms, frozen %.0f ms, %" PRIu64 " pages)",
+		ct->ctid, dir, res.total_ms, res.frozen_ms, res.pages);
 	return 0;
 }
 
-int ct_do_resume(struct daemon *d, struct ct *ct, struct st_error **err)
+int ct_do_suspend(struct daemon *d, struct ct *ct, struct st_error **err)
 {
-	_cleanup_free_ char *dir = ct_dump_dir(d, ct);
+	return ct_do_suspend_opts(d, ct, NULL, err);
+}
+
+/* After a resume: remove the images, or with --keep move the default
+ * checkpoint aside to dumps/CTID.kept (a checkpoint at dumps/CTID would make
+ * the container look suspended again); drop the --dumpfile link. */
+static void ckpt_after_resume(struct daemon *d, struct ct *ct, const char *dir, bool keep,
+			      char **kept)
+{
+	_cleanup_error_ struct st_error *e = NULL;
+	_cleanup_free_ char *def = ct_dump_dir(d, ct), *aside = NULL;
+	struct stat st;
+
+	if (!def)
+		return;
+	if (lstat(def, &st) == 0 && S_ISLNK(st.st_mode))
+		unlink(def);
+	if (!keep) {
+		if (ct_checkpoint_remove(dir, &e) < 0)
+			st_warn("resume %s: %s", ct->ctid, e->msg);
+		return;
+	}
+	if (strcmp(dir, def) == 0 && asprintf(&aside, "%s.kept", def) >= 0) {
+		if (ct_checkpoint_remove(aside, &e) < 0) {
+			st_warn("resume %s: %s", ct->ctid, e->msg);
+			st_error_freep(&e);
+		}
+		if (rename(def, aside) < 0)
+			st_warn("resume %s: move `%s` to `%s`: %s", ct->ctid, def, aside,
+				strerror(errno));
+		else
+			*kept = take_ptr(aside);
+		return;
+	}
+	*kept = strdup(dir);
+}
+
+int ct_do_resume_opts(struct daemon *d, struct ct *ct, const struct ct_ckpt_opts *o, char **kept,
+		      struct st_error **err)
+{
+	_cleanup_free_ char *dir = ckpt_dir_for(d, ct, o);
 	struct ct_ckpt_params p;
 	struct ct_ckpt_result res = { .pidfd = -1 };
 	int slave = -EBADF;
@@ -149,8 +247,11 @@ int ct_do_resume(struct daemon *d, struct ct *ct, struct st_error **err)
 		     t = strtok_r(NULL, " ", &save))
 			if (ksal_ipaddr_parse(t, &addrs[n], NULL) == 0)
 				n++;
-		struct ct_net_routed cfg = { .ctid = ct->ctid, .host_ifname = p.veth_host,
-					     .ct_ifname = "eth0", .addrs = addrs, .n_addrs = n };
+		struct ct_net_routed cfg = { .ctid = ct->ctid,
+					     .host_ifname = p.veth_host,
+					     .ct_ifname = "eth0",
+					     .addrs = addrs,
+					     .n_addrs = n };
 		if (ksal_nl_open(&nl, err) < 0 || ct_net_routed_reattach(nl, &cfg, err) < 0) {
 			if (nl)
 				ksal_nl_close(nl);
@@ -163,25 +264,36 @@ int ct_do_resume(struct daemon *d, struct ct *ct, struct st_error **err)
 	ct->pid = res.pid;
 	ct->start_time = res.start_time;
 	ct->init_w.fd = res.pidfd;
-	ct->our_child = false; /* restored detached */
+	/* restored detached: reparented to us, the child subreaper */
+	ct->our_child = ppid_of(res.pid) == getpid();
 	ct->run = CT_RUNNING;
 	watch_add(d, &ct->init_w, EPOLLIN);
 	{
 		_cleanup_error_ struct st_error *e2 = NULL;
 		if (ct_state_write(d, ct, &e2) < 0)
 			st_warn("resume %s: %s", ct->ctid, e2->msg);
-		if (ct_checkpoint_remove(dir, &e2) < 0)
-			st_warn("resume %s: %s", ct->ctid, e2->msg);
 	}
+	ckpt_after_resume(d, ct, dir, o && o->keep, kept);
 	st_info("resumed container %s (init pid %d, %.0f ms)", ct->ctid, (int)ct->pid,
 		res.total_ms);
 	return 0;
 fail:
-	if (*err)
+	if (*err && (*err)->exit_code != ST_EXIT_TIMEOUT)
 		(*err)->exit_code = ST_EXIT_RESTORE;
 	st_error_prefix(err, "resume %s", ct->ctid);
+	/* stratad made no host link yet and CRIU removed its own: a link by
+	 * that name now is not ours to delete */
+	free(ct->netdev);
+	ct->netdev = NULL;
 	ct_cleanup_after_exit(d, ct);
 	return -1;
+}
+
+int ct_do_resume(struct daemon *d, struct ct *ct, struct st_error **err)
+{
+	_cleanup_free_ char *kept = NULL;
+
+	return ct_do_resume_opts(d, ct, NULL, &kept, err);
 }
 #else
 int ct_do_suspend(struct daemon *d, struct ct *ct, struct st_error **err)
@@ -198,5 +310,20 @@ int ct_do_resume(struct daemon *d, struct ct *ct, struct st_error **err)
 	return st_error_setx(err, ST_EXIT_NOFEATURE, 0,
 			     "resume %s: this stratad was built without checkpoint/restore",
 			     ct->ctid);
+}
+
+int ct_do_suspend_opts(struct daemon *d, struct ct *ct, const struct ct_ckpt_opts *o,
+		       struct st_error **err)
+{
+	(void)o;
+	return ct_do_suspend(d, ct, err);
+}
+
+int ct_do_resume_opts(struct daemon *d, struct ct *ct, const struct ct_ckpt_opts *o, char **kept,
+		      struct st_error **err)
+{
+	(void)o;
+	(void)kept;
+	return ct_do_resume(d, ct, err);
 }
 #endif

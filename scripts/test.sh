@@ -4,13 +4,16 @@
 #   sudo scripts/test.sh
 #
 # Stages: deps (scripts/deps.sh), build (`build/`: gcc, --werror, ASan+UBSan),
-# unit tests, integration tests (root only), fuzz smoke (scripts/fuzz-smoke.sh),
+# unit tests, templates (root only: the debian-12 image the systemd tests boot,
+# built once per machine and cached by scripts/template-cache.sh), integration
+# tests (root only), fuzz smoke (scripts/fuzz-smoke.sh),
 # clang-format check of every tracked .c/.h. Every stage runs even when an
 # earlier one failed (except tests after a failed build); a summary follows
 # and the exit status is non-zero if any stage failed.
 #
 # Environment: BUILD_DIR (build), FUZZ_SECONDS (5), SKIP_FUZZ=1, SKIP_DEPS=1,
-# INTEGRATION_TIMEOUT_MULTIPLIER (1), INTEGRATION_TIMEOUT (600 s for the stage).
+# INTEGRATION_TIMEOUT_MULTIPLIER (1), INTEGRATION_TIMEOUT (600 s for the stage),
+# SKIP_TEMPLATES=1 (the systemd tests then skip unless an image is cached).
 set -uo pipefail
 # shellcheck disable=SC2317  # stage functions are called through run_stage
 
@@ -78,6 +81,35 @@ stage_unit() {
 	return $rc
 }
 
+# The debian-12 image (systemd, dbus, openssh-server) for the systemd tests:
+# built once per machine, cached under /var/cache/strata; exit 77 = skipped.
+stage_templates() {
+	local out rc
+	out=$(BUILD_DIR="$BUILD" scripts/template-cache.sh debian-12 | tee /dev/stderr)
+	rc=$?
+	if [ $rc -eq 0 ]; then
+		DEBIAN_IMAGE=$(printf '%s\n' "$out" | tail -n1)
+		export STRATA_TEST_DEBIAN_IMAGE=$DEBIAN_IMAGE STCRIU_DEBIAN_IMAGE=$DEBIAN_IMAGE
+	fi
+	return $rc
+}
+
+templates_stage() {
+	local t0 rc
+	say templates
+	t0=$(date +%s)
+	stage_templates </dev/null
+	rc=$?
+	case $rc in
+	0) record templates PASS $(($(date +%s) - t0)) ;;
+	77) record templates "skip (see above)" $(($(date +%s) - t0)) ;;
+	*)
+		echo "test.sh: stage 'templates' failed (exit $rc)" >&2
+		record templates FAIL $(($(date +%s) - t0))
+		;;
+	esac
+}
+
 stage_integration() {
 	local rc
 	# each test has its own timeout (meson.build); the stage as a whole is
@@ -119,6 +151,13 @@ fi
 
 if run_stage build stage_build; then
 	run_stage "unit tests" stage_unit
+	if [ "$(id -u)" != 0 ]; then
+		skip_stage templates "not root"
+	elif [ "${SKIP_TEMPLATES:-0}" = 1 ]; then
+		skip_stage templates "SKIP_TEMPLATES=1"
+	else
+		templates_stage
+	fi
 	if [ "$(id -u)" = 0 ]; then
 		run_stage "integration tests" stage_integration
 	else

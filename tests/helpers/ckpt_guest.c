@@ -5,7 +5,8 @@
  *   ckpt_guest MIB PORT [DIR]
  *
  * Its files live in DIR (default "/"; a bare process tree on the host gets a
- * directory of its own).
+ * directory of its own). Without arguments (a container's /sbin/init), MIB
+ * and PORT come from /etc/ckpt_guest.args if it exists.
  * pid 1 forks three workers and reaps:
  *   counter  writes 0, 1, 2... to /counter every 100 ms (tmp + rename),
  *            and "counter N" to stdout every second
@@ -143,6 +144,17 @@ int main(int argc, char **argv)
 	int port = argc > 2 ? atoi(argv[2]) : 0;
 	pid_t kids[3];
 	int nk = 0;
+
+	/* as a container's /sbin/init (no arguments): from /etc/ckpt_guest.args */
+	if (argc <= 1) {
+		FILE *f = fopen("/etc/ckpt_guest.args", "re");
+
+		if (f) {
+			if (fscanf(f, "%ld %d", &mib, &port) < 1)
+				mib = 0;
+			fclose(f);
+		}
+	}
 
 	if (argc > 3 && chdir(argv[3]) < 0)
 		return 1;

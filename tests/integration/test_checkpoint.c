@@ -810,7 +810,7 @@ Test(checkpoint, systemd_container)
 	int m2, s2;
 
 	if (!img)
-		img = "/tmp/strt-debian-12-image.sqfs";
+		img = "/var/cache/strata/images/debian-12.sqfs"; /* scripts/template-cache.sh */
 	if (access(img, R_OK) < 0)
 		cr_skip_test("no debian-12 image at %s (STCRIU_DEBIAN_IMAGE)", img);
 	cr_assert_eq(copy_file(img, copy, 0644), 0);

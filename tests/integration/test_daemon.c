@@ -474,21 +474,23 @@ Test(daemon, set_setmode_restart_restarts)
 		"%s", msg);
 	cr_assert_eq(du_call("start", "9114", NULL, NULL, &msg), 0, "%s", msg);
 	pid = du_ct_pid("9114");
-	cr_assert_eq(du_call("set", "9114", json_pack("{s:{s:s}}", "options", "hostname", "x1"),
-			     NULL, &msg),
+	/* SEARCHDOMAIN is restart-only (HOSTNAME is live since issue 6) */
+	cr_assert_eq(du_call("set", "9114",
+			     json_pack("{s:{s:s}}", "options", "searchdomain", "x1.example"), NULL,
+			     &msg),
 		     109, "a restart-only key without save/setmode on a running container: %s",
 		     msg);
 	cr_assert_eq(du_call("set", "9114",
-			     json_pack("{s:{s:s},s:b,s:s}", "options", "hostname", "x1", "save", 1,
-				       "setmode", "restart"),
+			     json_pack("{s:{s:s},s:b,s:s}", "options", "searchdomain", "x1.example",
+				       "save", 1, "setmode", "restart"),
 			     NULL, &msg),
 		     0, "%s", msg);
 	cr_assert(du_running("9114"));
 	cr_assert_neq(du_ct_pid("9114"), pid, "not restarted");
 	_cleanup_free_ char *out = NULL;
-	const char *hn[] = { "/bin/testinit", "hostname", NULL };
-	cr_assert_eq(du_exec_out("9114", hn, &out), 0);
-	cr_assert_str_eq(out, "x1\n");
+	const char *rc[] = { "/bin/testinit", "cat", "/etc/resolv.conf", NULL };
+	cr_assert_eq(du_exec_out("9114", rc, &out), 0);
+	cr_assert(strstr(out, "search x1.example\n"), "resolv.conf after restart: %s", out);
 }
 
 static double now_s(void)

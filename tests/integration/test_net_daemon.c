@@ -505,3 +505,113 @@ Test(netd, host_mode_shares_the_host_network_when_privileged)
 	cr_assert_null(left, "%s", left);
 	cr_assert(host_ping(HOST_ADDR), "the host lost its network with the container");
 }
+
+/* ---- live --hostname, per-interface --ifname options (CTIDs 9650-9699) ---- */
+
+static char *ct_out(const char *ctid, const char *cmd)
+{
+	char *out = NULL;
+
+	cr_assert_eq(du_sh(ctid, cmd, &out), 0, "`%s` in %s: %s", cmd, ctid, out);
+	return out;
+}
+
+Test(netd, hostname_set_live_without_restart_and_saved)
+{
+	_cleanup_free_ char *hn = NULL, *files = NULL, *hn2 = NULL, *hn3 = NULL;
+	char *msg = NULL;
+	pid_t pid;
+
+	create_start("9650",
+		     json_pack("{s:s,s:[s]}", "hostname", "old.stnet", "ipadd", "10.214.1.60"));
+	pid = du_ct_pid("9650");
+	cr_assert_eq(set_opt("9650", "hostname", "new.stnet", true), 0, "set hostname: %s",
+		     du.last_msg);
+	cr_assert_eq(du_ct_pid("9650"), pid, "the container was restarted");
+	hn = ct_out("9650", "hostname");
+	cr_assert_str_eq(hn, "new.stnet\n", "hostname inside after a live set: %s", hn);
+	files = ct_out("9650", "cat /etc/hostname /etc/hosts");
+	cr_assert(strstr(files, "new.stnet\n") && strstr(files, "10.214.1.60\tnew.stnet new\n") &&
+			  !strstr(files, "old.stnet"),
+		  "/etc/hostname, /etc/hosts: %s", files);
+	/* without --save: live only, the next start takes the saved one */
+	cr_assert_eq(set_opt("9650", "hostname", "tmp.stnet", false), 0, "%s", du.last_msg);
+	hn2 = ct_out("9650", "hostname");
+	cr_assert_str_eq(hn2, "tmp.stnet\n");
+	cr_assert_eq(du_call("stop", "9650", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(du_call("start", "9650", NULL, NULL, &msg), 0, "%s", msg);
+	hn3 = ct_out("9650", "hostname");
+	cr_assert_str_eq(hn3, "new.stnet\n", "--save did not persist the hostname: %s", hn3);
+	/* a bad name is refused, the running one stays */
+	cr_assert_neq(set_opt("9650", "hostname", "bad_name!", true), 0);
+	cr_assert(strstr(du.last_msg, "bad_name!"), "%s", du.last_msg);
+}
+
+Test(netd, bridged_ifname_ipadd_gw_mac_applied_at_restart)
+{
+	_cleanup_free_ char *route = NULL, *mac = NULL;
+	json_t *res = NULL;
+	char *msg = NULL;
+
+	cr_assert_eq(host_sh("ip link add stnbr5 type bridge && ip link set stnbr5 up && "
+			     "ip addr add 10.214.5.1/24 dev stnbr5 && "
+			     "ip addr add 10.214.99.1/32 dev lo && ip link set lo up",
+			     NULL),
+		     0);
+	create_start("9651", json_pack("{s:{s:s}}", "options", "netif_add", "eth0,,,,stnbr5"));
+	/* per-interface options need --ifname, and an interface NETIF has */
+	cr_assert_neq(set_opt("9651", "gw", "10.214.5.1", true), 0);
+	cr_assert(strstr(du.last_msg, "--ifname"), "%s", du.last_msg);
+	cr_assert_neq(du_call("set", "9651",
+			      json_pack("{s:{s:s,s:s},s:b}", "options", "ifname", "eth9", "gw",
+					"10.214.5.1", "save", 1),
+			      NULL, &msg),
+		      0);
+	cr_assert(strstr(msg, "eth9"), "%s", msg);
+	cr_assert_neq(du_call("set", "9651",
+			      json_pack("{s:{s:s,s:s},s:b}", "options", "ifname", "eth0", "gw",
+					"fd00:214::1", "save", 1),
+			      NULL, &msg),
+		      0, "an IPv6 --gw accepted");
+
+	{
+		/* through strata(8), as a user types it */
+		const char *cli[] = {
+			"set",		 "9651", "--ifname",   "eth0",	"--ipadd",
+			"10.214.5.2/24", "--gw", "10.214.5.1", "--mac", "02:14:00:00:05:02",
+			"--save",	 NULL
+		};
+		_cleanup_free_ char *out = NULL;
+
+		cr_assert_eq(du_cli(cli, &out), 0, "strata set --ifname eth0 ...: %s", out);
+	}
+	cr_assert_eq(du_call("stop", "9651", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(du_call("start", "9651", NULL, NULL, &msg), 0, "%s", msg);
+
+	cr_assert(host_ping("10.214.5.2"), "host -> ct over the bridge");
+	route = ct_out("9651", "ip -4 route");
+	cr_assert(strstr(route, "default via 10.214.5.1 dev eth0"), "routes: %s", route);
+	/* an address only reachable through the gateway */
+	cr_assert(ct_ping("9651", "10.214.99.1"), "ct -> host beyond its subnet via --gw");
+	mac = ct_out("9651", "cat /sys/class/net/eth0/address");
+	cr_assert_str_eq(mac, "02:14:00:00:05:02\n");
+	cr_assert_eq(du_call("list", NULL, json_pack("{s:b}", "all", 1), &res, NULL), 0);
+	{
+		json_t *c;
+		size_t i;
+		const char *nf = NULL;
+
+		json_array_foreach (json_object_get(res, "containers"), i, c)
+			if (!strcmp(json_string_value(json_object_get(c, "ctid")), "9651"))
+				nf = json_string_value(json_object_get(c, "netif"));
+		cr_assert(nf && strstr(nf, "ifname=eth0") && strstr(nf, "bridge=stnbr5") &&
+				  strstr(nf, "gw=10.214.5.1") &&
+				  strstr(nf, "mac=02:14:00:00:05:02"),
+			  "saved NETIF: %s", nf);
+	}
+	json_decref(res);
+	cr_assert_eq(du_call("stop", "9651", NULL, NULL, &msg), 0, "%s", msg);
+	const char *none[] = { NULL };
+	char *left = net_leftover("9651", none);
+	cr_assert_null(left, "after stop: %s", left);
+}

@@ -763,3 +763,34 @@ Test(cli_output, progress_events_plain_lines, .init = setup_redirect, .fini = te
 	json_decref(l);
 	json_decref(x);
 }
+
+/* --- checkpoint area (issue 7): suspend / resume options --- */
+Test(cli, suspend_resume_options)
+{
+	cr_assert_eq(parse("chkpnt", "9350", "--dumpfile", "/srv/d/9350", NULL), 0);
+	cr_assert_str_eq(req_str("verb"), "suspend");
+	cr_assert_str_eq(json_string_value(arg("dumpfile")), "/srv/d/9350");
+	cli_cmd_free(&cmd);
+	cr_assert_eq(parse("restore", "9350", "--keep", NULL), 0);
+	cr_assert_str_eq(req_str("verb"), "resume");
+	cr_assert(json_is_true(arg("keep")));
+	cli_cmd_free(&cmd);
+	cr_assert_eq(parse("suspend", "--all", NULL), 0);
+	cr_assert_str_eq(req_str("verb"), "suspend-all");
+	cr_assert_null(json_object_get(cmd.req, "ctid"));
+	cli_cmd_free(&cmd);
+	cr_assert_eq(parse("resume", "--all", "--keep", NULL), 0);
+	cr_assert_str_eq(req_str("verb"), "resume-all");
+	cli_cmd_free(&cmd);
+	cr_assert_lt(parse("suspend", "9350", "--dumpfile", "relative", NULL), 0);
+	expect_badarg("absolute");
+	st_error_freep(&err);
+	cli_cmd_free(&cmd);
+	cr_assert_lt(parse("suspend", "9350", "--all", NULL), 0);
+	expect_badarg("--all");
+	st_error_freep(&err);
+	cli_cmd_free(&cmd);
+	cr_assert_lt(parse("resume", "--all", "--dumpfile", "/x", NULL), 0);
+	expect_badarg("--dumpfile");
+}
+/* --- end checkpoint area --- */

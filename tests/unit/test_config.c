@@ -373,7 +373,7 @@ Test(gconfig, defaults_and_overrides)
 
 Test(gconfig, errors_name_the_line)
 {
-	const char *bad[] = { "RUN_DIR=relative\n", "\nBOGUS=1\n",	"VE_STOP_MODE=suspend\n",
+	const char *bad[] = { "RUN_DIR=relative\n", "\nBOGUS=1\n",	"VE_STOP_MODE=pause\n",
 			      "CPUUNITS=1\n",	    "LOG_LEVEL=loud\n", "ID_RANGE_COUNT=10\n",
 			      "LXCFS=maybe\n" };
 
@@ -436,3 +436,18 @@ Test(config, man_page_rows_cover_every_key)
 			 CT_CONF_MAN);
 	free(buf);
 }
+
+/* --- checkpoint area (issue 7): VE_STOP_MODE=suspend --- */
+Test(gconfig, stop_mode_suspend)
+{
+	_cleanup_(g_config_freep) struct g_config *g = g_config_new();
+	struct st_error *err = NULL;
+
+	cr_assert_eq(g_config_parse(g, "strata.conf", "VE_STOP_MODE=suspend\n", &err), 0, "%s",
+		     err ? err->msg : "");
+	cr_assert_eq(g->stop_mode, G_STOP_SUSPEND);
+	cr_assert_lt(g_config_parse(g, "strata.conf", "VE_STOP_MODE=hibernate\n", &err), 0);
+	cr_assert(strstr(err->msg, "keep, stop or suspend"), "%s", err->msg);
+	st_error_free(err);
+}
+/* --- end checkpoint area --- */
