@@ -175,9 +175,8 @@ bad:
 /* vzctl's NETIF="ifname=eth0,mac=..,host_ifname=..,host_mac=..,bridge=..;..." */
 static int validate_netif(const char *s, struct st_error **err)
 {
-	static const char *const fields[] = { "ifname", "mac",	   "host_ifname", "host_mac",
-					      "bridge", "network", "mtu",	   "gw",
-					      "gw6" };
+	static const char *const fields[] = { "ifname",	 "mac", "host_ifname", "host_mac", "bridge",
+					      "network", "mtu", "gw",	       "gw6" };
 	_cleanup_free_ char *copy = strdup(s);
 	char *save = NULL;
 
