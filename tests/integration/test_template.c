@@ -272,3 +272,74 @@ Test(template, debian_minimal_from_cache)
 	}
 	tmpl_manifest_clear(&m);
 }
+
+/* "Patch once": version 2 of a Debian template from version 1 with the
+ * distribution's upgrade, version 1 untouched. Runs where a debian rootfs is
+ * in the host's cache (scripts/test.sh caches debian-12 before this stage). */
+Test(template, debian_update_makes_next_version)
+{
+	_cleanup_free_ char *tdir = tpath("upd-templates");
+	_cleanup_error_ struct st_error *err = NULL;
+	struct tmpl_store_opts o = { .templates_dir = tdir,
+				     .cache_dir = TMPL_DEFAULT_CACHE_DIR,
+				     .recipes_dir = RECIPES_DIR };
+	_cleanup_tmpl_store_ struct tmpl_store *s = NULL;
+	struct tmpl_manifest m1 = { 0 }, m2 = { 0 }, again = { 0 };
+	const char *name = NULL;
+	char before[65], after[65];
+	glob_t g = { 0 };
+
+	/* a finished cache dir, not one a build is writing (.tmp-PID) */
+	static const char *const names[] = { "debian-12", "debian-12-minimal" };
+	for (size_t k = 0; k < ARRAY_SIZE(names) && !name; k++) {
+		_cleanup_free_ char *pat = NULL;
+		cr_assert_geq(asprintf(&pat, "%s/rootfs/%s-*", TMPL_DEFAULT_CACHE_DIR, names[k]),
+			      0);
+		if (glob(pat, GLOB_ONLYDIR, NULL, &g) == 0)
+			for (size_t i = 0; i < g.gl_pathc; i++) {
+				/* <name>-<16 hex of the recipe hash>, not <name>-minimal-... */
+				const char *h =
+					strrchr(g.gl_pathv[i], '/') + 1 + strlen(names[k]) + 1;
+				if (strlen(h) == 16 && strspn(h, "0123456789abcdef") == 16)
+					name = names[k];
+			}
+		globfree(&g);
+	}
+	if (!name) {
+		stcow_cleanup(); /* a skip does not run .fini */
+		cr_skip_test("no debian rootfs in " TMPL_DEFAULT_CACHE_DIR
+			     " (scripts/template-cache.sh makes one)");
+	}
+	cr_assert_eq(tmpl_store_open(&o, &s, &err), 0);
+	cr_assert_eq(tmpl_build(s, name, NULL, NULL, &m1, &err), 0, "%s", err ? err->msg : "");
+	cr_assert_eq(m1.version, 1);
+	cr_assert_eq(cowfs_sha256_file(m1.image, before, &err), 0);
+
+	cr_assert_eq(tmpl_update(s, name, NULL, NULL, &m2, &err), 0, "update %s: %s", name,
+		     err ? err->msg : "");
+	cr_assert_eq(m2.version, 2, "N+1");
+	cr_assert_eq(m2.parent_version, 1, "made from N");
+	cr_assert_str_eq(m2.base, m1.base);
+	cr_assert_neq(strcmp(m2.image, m1.image), 0, "a new image, not N's");
+	cr_assert_eq(access(m2.image, R_OK), 0);
+	cr_assert_not_null(m2.packages);
+	cr_assert_not_null(m2.packages[0], "package list recorded");
+	/* version 1 is not edited: same bytes, and still found by name@1 */
+	cr_assert_eq(cowfs_sha256_file(m1.image, after, &err), 0);
+	cr_assert_str_eq(before, after, "version 1's image changed");
+	{
+		_cleanup_free_ char *ref = NULL;
+		cr_assert_geq(asprintf(&ref, "%s@1", name), 0);
+		cr_assert_eq(tmpl_find(s, ref, &again, &err), 0);
+		cr_assert_str_eq(again.sha256, m1.sha256);
+		tmpl_manifest_clear(&again);
+	}
+	/* the name alone now means the latest version */
+	cr_assert_eq(tmpl_find(s, name, &again, &err), 0);
+	cr_assert_eq(again.version, 2);
+	tmpl_manifest_clear(&again);
+	cr_assert_eq(sh("grep -q ' %s/rootfs/' /proc/self/mounts", TMPL_DEFAULT_CACHE_DIR), 1,
+		     "no mount left in the cache");
+	tmpl_manifest_clear(&m1);
+	tmpl_manifest_clear(&m2);
+}
