@@ -364,6 +364,44 @@ Test(resources, free_and_nproc_inside_show_ram_and_cpus)
 	cr_assert_eq(atoi(out), (int)sysconf(_SC_NPROCESSORS_ONLN), "nproc with --cpus 0: %s", out);
 }
 
+/* The same with the distribution's own tools: procps free(1) and coreutils
+ * nproc in a debian-12 container (the image scripts/test.sh caches). */
+Test(resources, debian_free_m_and_nproc_show_ram_and_cpus, .timeout = 120)
+{
+	const char *img = getenv("STRATA_TEST_DEBIAN_IMAGE");
+	const char *freem[] = { "/usr/bin/free", "-m", NULL };
+	const char *nproc[] = { "/usr/bin/nproc", NULL };
+	_cleanup_free_ char *out = NULL;
+	char *msg = NULL, *mem;
+	long total = 0;
+
+	if (!img || !*img)
+		img = "/var/cache/strata/images/debian-12.sqfs";
+	if (access(img, R_OK) < 0 || access("/usr/bin/lxcfs", X_OK) < 0)
+		skip_test("no debian-12 image (scripts/template-cache.sh) or no lxcfs");
+	du_conf_addf("LXCFS=yes\n");
+	du_daemon_kill9();
+	du_daemon_start();
+	cr_assert_eq(du_call("template-import", NULL,
+			     json_pack("{s:s,s:s}", "name", "debian-12", "file", img), NULL, &msg),
+		     0, "%s", msg);
+	cr_assert_eq(du_call("create", "9509",
+			     json_pack("{s:s,s:{s:s,s:s}}", "ostemplate", "debian-12", "options",
+				       "ram", "256M", "cpus", "1"),
+			     NULL, &msg),
+		     0, "create: %s", msg);
+	cr_assert_eq(du_call("start", "9509", NULL, NULL, &msg), 0, "start: %s", msg);
+	cr_assert_eq(du_exec_out("9509", freem, &out), 0, "free -m: %s", out);
+	mem = strstr(out, "Mem:");
+	cr_assert(mem && sscanf(mem, "Mem: %ld", &total) == 1, "free -m: %s", out);
+	cr_assert_eq(total, 256, "free -m total inside with --ram 256M: %s", out);
+	free(out);
+	out = NULL;
+	cr_assert_eq(du_exec_out("9509", nproc, &out), 0);
+	cr_assert_str_eq(out, "1\n", "nproc inside with --cpus 1: %s", out);
+	du_call("stop", "9509", json_pack("{s:b}", "fast", 1), NULL, NULL);
+}
+
 Test(resources, no_cgroup_left_after_stop_or_init_crash)
 {
 	char left[2048];
