@@ -125,6 +125,12 @@ int cli_args_next(struct cli_args *a, struct cli_cmd *cmd, const struct cli_opt 
 /* A CTID ("101", normalised, 1..INT_MAX and not one of the reserved 1..100)
  * or a container name ([A-Za-z0-9_.-], not all digits, no '/'). */
 int cli_ctid_check(const char *verb, const char *s, char **out, struct st_error **err);
+/* A positional argument of a verb taking one CTID (or --all): the first
+ * becomes *ctid through cli_ctid_check(), another is an error. */
+int cli_arg_ctid(const char *verb, const char *val, char **ctid, struct st_error **err);
+/* Exactly one of a CTID and --all, or "<verb>: give a CTID or --all (<usage>)". */
+int cli_ctid_or_all(const char *verb, const char *ctid, bool all, const char *usage,
+		    struct st_error **err);
 
 /* Start a request {"verb": verb, "ctid": ctid?, "args": {}}; returns args. */
 json_t *cli_req_new(struct cli_cmd *cmd, const char *verb, const char *ctid);

@@ -28,10 +28,7 @@ static int ckpt_parse(struct cli_cmd *cmd, int argc, char **argv, struct st_erro
 	cli_args_init(&a, verb, argc, argv);
 	while ((r = cli_args_next(&a, cmd, ckpt_opts, &o, &val, err)) > 0) {
 		if (r == CLI_ARG_POS) {
-			if (ctid)
-				return st_error_setx(err, ST_EXIT_BADARG, 0,
-						     "%s: unexpected argument `%s`", verb, val);
-			r = cli_ctid_check(verb, val, &ctid, err);
+			r = cli_arg_ctid(verb, val, &ctid, err);
 			if (r < 0)
 				return r;
 			continue;
@@ -47,8 +44,9 @@ static int ckpt_parse(struct cli_cmd *cmd, int argc, char **argv, struct st_erro
 	}
 	if (r < 0 || cmd->action != CLI_REQUEST)
 		return r;
-	if (!ctid == !all)
-		return st_error_setx(err, ST_EXIT_BADARG, 0, "%s: give a CTID or --all", verb);
+	r = cli_ctid_or_all(verb, ctid, all, NULL, err);
+	if (r < 0)
+		return r;
 	if (all && dumpfile)
 		return st_error_setx(err, ST_EXIT_BADARG, 0,
 				     "%s: --dumpfile names one container's images, not --all",

@@ -29,10 +29,7 @@ static int rebase_parse(struct cli_cmd *cmd, int argc, char **argv, struct st_er
 	cli_args_init(&a, "rebase", argc, argv);
 	while ((r = cli_args_next(&a, cmd, rebase_opts, &o, &val, err)) > 0) {
 		if (r == CLI_ARG_POS) {
-			if (ctid)
-				return st_error_setx(err, ST_EXIT_BADARG, 0,
-						     "rebase: unexpected argument `%s`", val);
-			r = cli_ctid_check("rebase", val, &ctid, err);
+			r = cli_arg_ctid("rebase", val, &ctid, err);
 			if (r < 0)
 				return r;
 			continue;
@@ -48,10 +45,10 @@ static int rebase_parse(struct cli_cmd *cmd, int argc, char **argv, struct st_er
 	}
 	if (r < 0 || cmd->action != CLI_REQUEST)
 		return r;
-	if (!ctid == !all)
-		return st_error_setx(err, ST_EXIT_BADARG, 0,
-				     "rebase: give a CTID or --all (strata rebase CTID|--all "
-				     "--ostemplate NAME@VERSION)");
+	r = cli_ctid_or_all("rebase", ctid, all,
+			    "strata rebase CTID|--all --ostemplate NAME@VERSION", err);
+	if (r < 0)
+		return r;
 	if (!tmpl || !*tmpl)
 		return st_error_setx(err, ST_EXIT_BADARG, 0,
 				     "rebase: missing --ostemplate NAME@VERSION");

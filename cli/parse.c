@@ -259,6 +259,25 @@ int cli_ctid_check(const char *verb, const char *s, char **out, struct st_error 
 	return 0;
 }
 
+int cli_arg_ctid(const char *verb, const char *val, char **ctid, struct st_error **err)
+{
+	if (*ctid)
+		return st_error_setx(err, ST_EXIT_BADARG, 0, "%s: unexpected argument `%s`", verb,
+				     val);
+	return cli_ctid_check(verb, val, ctid, err);
+}
+
+int cli_ctid_or_all(const char *verb, const char *ctid, bool all, const char *usage,
+		    struct st_error **err)
+{
+	if (!ctid != !all)
+		return 0;
+	if (usage)
+		return st_error_setx(err, ST_EXIT_BADARG, 0, "%s: give a CTID or --all (%s)", verb,
+				     usage);
+	return st_error_setx(err, ST_EXIT_BADARG, 0, "%s: give a CTID or --all", verb);
+}
+
 json_t *cli_req_new(struct cli_cmd *cmd, const char *verb, const char *ctid)
 {
 	json_decref(cmd->req);

@@ -3,18 +3,15 @@
  * rtnetlink over libmnl. Every request carries NLM_F_ACK; the kernel's
  * extended ack (NETLINK_EXT_ACK) becomes part of the error message:
  * "create veth stnl0a/stnl0b: File exists (kernel: ...)".
+ * This file holds namespaces, the socket and the request/ack exchange;
+ * devices live in netlink_link.c, addresses and routes in netlink_route.c.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/if.h>
-#include <linux/if_link.h>
-#include <linux/if_addr.h>
-#include <linux/neighbour.h>
 #include <linux/nsfs.h>
 #include <linux/rtnetlink.h>
-#include <linux/veth.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -87,7 +84,7 @@ static int pidfd_netns_proc(int pidfd)
  * A netns fd for fd, which is either a netns fd or a pidfd. *owned gets an
  * fd the caller must close when one was opened.
  */
-static int netns_of(int fd, int *owned, struct st_error **err)
+int ksal_netns_of(int fd, int *owned, struct st_error **err)
 {
 	int r, nsfd;
 
@@ -226,7 +223,7 @@ int ksal_nl_open_netns(int fd, struct ksal_nl **out, struct st_error **err)
 	_cleanup_netns_ int saved = -EBADF;
 	int nsfd, r;
 
-	nsfd = netns_of(fd, &owned, err);
+	nsfd = ksal_netns_of(fd, &owned, err);
 	if (nsfd < 0)
 		return nsfd;
 	dup = owned >= 0 ? take_fd(owned) : fcntl(nsfd, F_DUPFD_CLOEXEC, 3);
@@ -291,18 +288,13 @@ static int nl_fail(struct st_error **err, int errnum, const char *kmsg, int exit
 	return -errnum;
 }
 
-struct nl_result {
-	int errnum;
-	char *kmsg;
-};
-
 /*
  * Send nlh and read the answer: replies go to cb, which may return a negative
  * errno; the result ends with the ack (or NLMSG_DONE for a dump). Returns 0
  * or a negative errno, with the kernel's message in res->kmsg.
  */
-static int nl_exchange(struct ksal_nl *nl, struct nlmsghdr *nlh, ksal_nl_cb cb, void *data,
-		       struct nl_result *res)
+int ksal_nl_exchange(struct ksal_nl *nl, struct nlmsghdr *nlh, ksal_nl_cb cb, void *data,
+		     struct ksal_nl_result *res)
 {
 	/* NLM_F_DUMP shares bits with NLM_F_EXCL/APPEND: only GETs dump. */
 	bool dump =
@@ -354,16 +346,16 @@ static int nl_exchange(struct ksal_nl *nl, struct nlmsghdr *nlh, ksal_nl_cb cb, 
 	}
 }
 
-/* nl_exchange, turning a failure into an error naming the operation. */
+/* ksal_nl_exchange, turning a failure into an error naming the operation. */
 int ksal_nl_request(struct ksal_nl *nl, struct nlmsghdr *nlh, ksal_nl_cb cb, void *data,
 		    struct st_error **err, int exit_code_eexist, const char *fmt, ...)
 {
 	_cleanup_free_ char *op = NULL;
-	struct nl_result res;
+	struct ksal_nl_result res;
 	va_list ap;
 	int r;
 
-	r = nl_exchange(nl, nlh, cb, data, &res);
+	r = ksal_nl_exchange(nl, nlh, cb, data, &res);
 	if (r == 0 && st_log_get_level() < ST_LOG_TRACE)
 		return 0;
 	va_start(ap, fmt);
@@ -390,447 +382,4 @@ struct nlmsghdr *ksal_nl_msg_new(void *buf, uint16_t type, uint16_t flags)
 	nlh->nlmsg_type = type;
 	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
 	return nlh;
-}
-
-static struct ifinfomsg *put_ifinfo(struct nlmsghdr *nlh, int index)
-{
-	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = index;
-	return ifi;
-}
-
-static bool ifname_valid(const char *name)
-{
-	size_t n = name ? strlen(name) : 0;
-
-	if (n == 0 || n >= IFNAMSIZ)
-		return false;
-	return !strchr(name, '/') && !strchr(name, ' ') && strcmp(name, ".") && strcmp(name, "..");
-}
-
-static int check_ifname(const char *name, struct st_error **err)
-{
-	if (!ifname_valid(name))
-		return st_error_setx(err, ST_EXIT_BADVALUE, EINVAL,
-				     "network device name `%s` (1 to %d characters, no / or space)",
-				     name ? name : "", IFNAMSIZ - 1);
-	return 0;
-}
-
-/* ---- links --------------------------------------------------------------- */
-
-struct link_query {
-	int index;
-};
-
-static int link_index_cb(const struct nlmsghdr *nlh, void *data)
-{
-	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
-	struct link_query *q = data;
-
-	if (nlh->nlmsg_type == RTM_NEWLINK)
-		q->index = ifi->ifi_index;
-	return 0;
-}
-
-int ksal_link_index(struct ksal_nl *nl, const char *ifname)
-{
-	char buf[KSAL_NL_MSG_SIZE];
-	struct nlmsghdr *nlh;
-	struct link_query q = { .index = -ENODEV };
-	struct nl_result res;
-	int r;
-
-	if (!ifname_valid(ifname))
-		return -ENODEV;
-	nlh = ksal_nl_msg_new(buf, RTM_GETLINK, 0);
-	put_ifinfo(nlh, 0);
-	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
-	mnl_attr_put_strz(nlh, IFLA_IFNAME, ifname);
-	r = nl_exchange(nl, nlh, link_index_cb, &q, &res);
-	free(res.kmsg);
-	if (r < 0)
-		return r;
-	return q.index;
-}
-
-bool ksal_link_exists(struct ksal_nl *nl, const char *ifname)
-{
-	return ksal_link_index(nl, ifname) > 0;
-}
-
-int ksal_nl_link_index_err(struct ksal_nl *nl, const char *ifname, struct st_error **err)
-{
-	int idx;
-
-	if (check_ifname(ifname, err) < 0)
-		return -EINVAL;
-	idx = ksal_link_index(nl, ifname);
-	if (idx < 0)
-		return st_error_setx(err, ST_EXIT_SYSTEM, -idx, "network device `%s`", ifname);
-	return idx;
-}
-
-struct nlmsghdr *ksal_nl_build_veth(void *buf, const char *host_ifname, const char *peer_ifname,
-				    int peer_nsfd)
-{
-	struct nlmsghdr *nlh = ksal_nl_msg_new(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
-	struct nlattr *linkinfo, *data, *peer;
-	struct ifinfomsg *pifi;
-
-	put_ifinfo(nlh, 0);
-	mnl_attr_put_strz(nlh, IFLA_IFNAME, host_ifname);
-	linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
-	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
-	peer = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
-	/* The peer's attributes follow its own ifinfomsg. */
-	pifi = (struct ifinfomsg *)((char *)nlh + nlh->nlmsg_len);
-	memset(pifi, 0, sizeof(*pifi));
-	pifi->ifi_family = AF_UNSPEC;
-	nlh->nlmsg_len += MNL_ALIGN(sizeof(*pifi));
-	mnl_attr_put_strz(nlh, IFLA_IFNAME, peer_ifname);
-	if (peer_nsfd >= 0)
-		mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)peer_nsfd);
-	mnl_attr_nest_end(nlh, peer);
-	mnl_attr_nest_end(nlh, data);
-	mnl_attr_nest_end(nlh, linkinfo);
-	return nlh;
-}
-
-int ksal_veth_create(struct ksal_nl *nl, const char *host_ifname, const char *peer_ifname,
-		     int peer_nsfd, struct st_error **err)
-{
-	_cleanup_close_ int owned = -EBADF;
-	char buf[KSAL_NL_MSG_SIZE];
-	struct nlmsghdr *nlh;
-	int nsfd = -1, r;
-
-	if (check_ifname(host_ifname, err) < 0 || check_ifname(peer_ifname, err) < 0)
-		return -EINVAL;
-	if (peer_nsfd >= 0) {
-		nsfd = netns_of(peer_nsfd, &owned, err);
-		if (nsfd < 0)
-			return st_error_prefix(err, "create veth %s/%s: ", host_ifname,
-					       peer_ifname);
-	}
-	nlh = ksal_nl_build_veth(buf, host_ifname, peer_ifname, nsfd);
-	r = ksal_nl_request(nl, nlh, NULL, NULL, err, 0, "create veth %s/%s", host_ifname,
-			    peer_ifname);
-	if (r == 0)
-		st_trace("created veth %s/%s%s", host_ifname, peer_ifname,
-			 nsfd >= 0 ? " (peer in another netns)" : "");
-	return r;
-}
-
-int ksal_bridge_create(struct ksal_nl *nl, const char *name, struct st_error **err)
-{
-	char buf[KSAL_NL_MSG_SIZE];
-	struct nlmsghdr *nlh;
-	struct nlattr *linkinfo;
-
-	if (check_ifname(name, err) < 0)
-		return -EINVAL;
-	nlh = ksal_nl_msg_new(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
-	put_ifinfo(nlh, 0);
-	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-	linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bridge");
-	mnl_attr_nest_end(nlh, linkinfo);
-	return ksal_nl_request(nl, nlh, NULL, NULL, err, 0, "create bridge %s", name);
-}
-
-int ksal_link_del(struct ksal_nl *nl, const char *ifname, struct st_error **err)
-{
-	char buf[KSAL_NL_MSG_SIZE];
-	struct nlmsghdr *nlh;
-	int idx = ksal_nl_link_index_err(nl, ifname, err);
-
-	if (idx < 0)
-		return st_error_prefix(err, "delete ");
-	nlh = ksal_nl_msg_new(buf, RTM_DELLINK, 0);
-	put_ifinfo(nlh, idx);
-	return ksal_nl_request(nl, nlh, NULL, NULL, err, 0, "delete network device %s", ifname);
-}
-
-/* RTM_NEWLINK on an existing device, with attributes added by the caller. */
-static struct nlmsghdr *link_change_msg(void *buf, int idx)
-{
-	struct nlmsghdr *nlh = ksal_nl_msg_new(buf, RTM_NEWLINK, 0);
-
-	put_ifinfo(nlh, idx);
-	return nlh;
-}
-
-int ksal_link_set_up(struct ksal_nl *nl, const char *ifname, bool up, struct st_error **err)
-{
-	char buf[KSAL_NL_MSG_SIZE];
-	struct nlmsghdr *nlh;
-	struct ifinfomsg *ifi;
-	int idx = ksal_nl_link_index_err(nl, ifname, err);
-
-	if (idx < 0)
-		return st_error_prefix(err, "set %s: ", up ? "up" : "down");
-	nlh = ksal_nl_msg_new(buf, RTM_NEWLINK, 0);
-	ifi = put_ifinfo(nlh, idx);
-	ifi->ifi_change = IFF_UP;
-	ifi->ifi_flags = up ? IFF_UP : 0;
-	return ksal_nl_request(nl, nlh, NULL, NULL, err, 0, "set %s %s", ifname,
-			       up ? "up" : "down");
-}
-
-int ksal_link_set_mtu(struct ksal_nl *nl, const char *ifname, unsigned mtu, struct st_error **err)
-{
-	char buf[KSAL_NL_MSG_SIZE];
-	struct nlmsghdr *nlh;
-	int idx = ksal_nl_link_index_err(nl, ifname, err);
-
-	if (idx < 0)
-		return st_error_prefix(err, "set mtu: ");
-	nlh = link_change_msg(buf, idx);
-	mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
-	return ksal_nl_request(nl, nlh, NULL, NULL, err, 0, "set mtu %u on %s", mtu, ifname);
-}
-
-int ksal_link_set_mac(struct ksal_nl *nl, const char *ifname, const uint8_t mac[6],
-		      struct st_error **err)
-{
-	char buf[KSAL_NL_MSG_SIZE];
-	struct nlmsghdr *nlh;
-	int idx = ksal_nl_link_index_err(nl, ifname, err);
-
-	if (idx < 0)
-		return st_error_prefix(err, "set mac: ");
-	nlh = link_change_msg(buf, idx);
-	mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
-	return ksal_nl_request(nl, nlh, NULL, NULL, err, 0,
-			       "set mac %02x:%02x:%02x:%02x:%02x:%02x on %s", mac[0], mac[1],
-			       mac[2], mac[3], mac[4], mac[5], ifname);
-}
-
-int ksal_link_set_master(struct ksal_nl *nl, const char *ifname, const char *master,
-			 struct st_error **err)
-{
-	char buf[KSAL_NL_MSG_SIZE];
-	struct nlmsghdr *nlh;
-	int idx, midx = 0;
-
-	idx = ksal_nl_link_index_err(nl, ifname, err);
-	if (idx < 0)
-		return st_error_prefix(err, "set master: ");
-	if (master) {
-		midx = ksal_nl_link_index_err(nl, master, err);
-		if (midx < 0)
-			return st_error_prefix(err, "set master of %s: ", ifname);
-	}
-	nlh = link_change_msg(buf, idx);
-	mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)midx);
-	return ksal_nl_request(nl, nlh, NULL, NULL, err, 0, "set master of %s to %s", ifname,
-			       master ? master : "none");
-}
-
-int ksal_link_rename(struct ksal_nl *nl, const char *ifname, const char *newname,
-		     struct st_error **err)
-{
-	char buf[KSAL_NL_MSG_SIZE];
-	struct nlmsghdr *nlh;
-	int idx;
-
-	if (check_ifname(newname, err) < 0)
-		return -EINVAL;
-	idx = ksal_nl_link_index_err(nl, ifname, err);
-	if (idx < 0)
-		return st_error_prefix(err, "rename: ");
-	nlh = link_change_msg(buf, idx);
-	mnl_attr_put_strz(nlh, IFLA_IFNAME, newname);
-	return ksal_nl_request(nl, nlh, NULL, NULL, err, 0, "rename %s to %s", ifname, newname);
-}
-
-int ksal_link_move_netns(struct ksal_nl *nl, const char *ifname, int nsfd, struct st_error **err)
-{
-	_cleanup_close_ int owned = -EBADF;
-	char buf[KSAL_NL_MSG_SIZE];
-	struct nlmsghdr *nlh;
-	int idx, fd;
-
-	idx = ksal_nl_link_index_err(nl, ifname, err);
-	if (idx < 0)
-		return st_error_prefix(err, "move to netns: ");
-	fd = netns_of(nsfd, &owned, err);
-	if (fd < 0)
-		return st_error_prefix(err, "move %s to netns: ", ifname);
-	nlh = link_change_msg(buf, idx);
-	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)fd);
-	return ksal_nl_request(nl, nlh, NULL, NULL, err, 0, "move %s to netns fd %d", ifname, nsfd);
-}
-
-int ksal_link_move_netns_pid(struct ksal_nl *nl, const char *ifname, pid_t pid,
-			     struct st_error **err)
-{
-	char buf[KSAL_NL_MSG_SIZE];
-	struct nlmsghdr *nlh;
-	int idx = ksal_nl_link_index_err(nl, ifname, err);
-
-	if (idx < 0)
-		return st_error_prefix(err, "move to netns: ");
-	nlh = link_change_msg(buf, idx);
-	mnl_attr_put_u32(nlh, IFLA_NET_NS_PID, (uint32_t)pid);
-	return ksal_nl_request(nl, nlh, NULL, NULL, err, 0, "move %s to netns of pid %d", ifname,
-			       (int)pid);
-}
-
-/* ---- addresses and routes ------------------------------------------------ */
-
-struct nlmsghdr *ksal_nl_build_addr(void *buf, uint16_t cmd, int ifindex,
-				    const struct ksal_ipaddr *a)
-{
-	struct nlmsghdr *nlh =
-		ksal_nl_msg_new(buf, cmd, cmd == RTM_NEWADDR ? NLM_F_CREATE | NLM_F_EXCL : 0);
-	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
-
-	ifa->ifa_family = (uint8_t)a->family;
-	ifa->ifa_prefixlen = (uint8_t)ksal_ipaddr_prefix_of(a);
-	ifa->ifa_index = (uint32_t)ifindex;
-	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
-	if (a->family == AF_INET6 && IN6_IS_ADDR_LINKLOCAL(&a->v6))
-		ifa->ifa_scope = RT_SCOPE_LINK;
-	mnl_attr_put(nlh, IFA_LOCAL, ksal_ipaddr_len(a), &a->v4);
-	mnl_attr_put(nlh, IFA_ADDRESS, ksal_ipaddr_len(a), &a->v4);
-	/* No duplicate address detection: the address is usable at once, and
-	 * uniqueness is the caller's business (like vzctl's venet). */
-	if (cmd == RTM_NEWADDR && a->family == AF_INET6) {
-		ifa->ifa_flags = IFA_F_NODAD;
-		mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD);
-	}
-	return nlh;
-}
-
-static int addr_change(struct ksal_nl *nl, uint16_t cmd, const char *ifname,
-		       const struct ksal_ipaddr *a, struct st_error **err)
-{
-	char buf[KSAL_NL_MSG_SIZE], ab[INET6_ADDRSTRLEN + 8];
-	const char *verb = cmd == RTM_NEWADDR ? "add" : "delete";
-	struct nlmsghdr *nlh;
-	int idx;
-
-	ksal_ipaddr_str_prefix(a, ab, sizeof(ab));
-	idx = ksal_nl_link_index_err(nl, ifname, err);
-	if (idx < 0)
-		return st_error_prefix(err, "%s address %s: ", verb, ab);
-	nlh = ksal_nl_build_addr(buf, cmd, idx, a);
-	return ksal_nl_request(nl, nlh, NULL, NULL, err, ST_EXIT_IPINUSE, "%s address %s on %s",
-			       verb, ab, ifname);
-}
-
-int ksal_addr_add(struct ksal_nl *nl, const char *ifname, const struct ksal_ipaddr *a,
-		  struct st_error **err)
-{
-	return addr_change(nl, RTM_NEWADDR, ifname, a, err);
-}
-
-int ksal_addr_del(struct ksal_nl *nl, const char *ifname, const struct ksal_ipaddr *a,
-		  struct st_error **err)
-{
-	return addr_change(nl, RTM_DELADDR, ifname, a, err);
-}
-
-static int route_change(struct ksal_nl *nl, uint16_t cmd, const struct ksal_ipaddr *dst,
-			const struct ksal_ipaddr *gw, const char *ifname, struct st_error **err)
-{
-	char buf[KSAL_NL_MSG_SIZE], db[INET6_ADDRSTRLEN + 8], gb[INET6_ADDRSTRLEN];
-	const char *verb = cmd == RTM_NEWROUTE ? "add" : "delete";
-	struct nlmsghdr *nlh;
-	struct rtmsg *rtm;
-	int idx = 0;
-
-	if (dst->prefix == 0)
-		snprintf(db, sizeof(db), "default%s", dst->family == AF_INET6 ? " (IPv6)" : "");
-	else
-		ksal_ipaddr_str_prefix(dst, db, sizeof(db));
-	if (gw && gw->family != dst->family)
-		return st_error_setx(err, ST_EXIT_BADVALUE, EINVAL,
-				     "%s route %s: gateway of another address family", verb, db);
-	if (cmd == RTM_NEWROUTE && !gw && !ifname)
-		return st_error_setx(err, ST_EXIT_BADVALUE, EINVAL,
-				     "%s route %s: neither gateway nor device", verb, db);
-	if (ifname) {
-		idx = ksal_nl_link_index_err(nl, ifname, err);
-		if (idx < 0)
-			return st_error_prefix(err, "%s route %s: ", verb, db);
-	}
-	nlh = ksal_nl_msg_new(buf, cmd, cmd == RTM_NEWROUTE ? NLM_F_CREATE | NLM_F_EXCL : 0);
-	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = (uint8_t)dst->family;
-	rtm->rtm_dst_len = (uint8_t)ksal_ipaddr_prefix_of(dst);
-	rtm->rtm_table = RT_TABLE_MAIN;
-	rtm->rtm_type = RTN_UNICAST;
-	if (cmd == RTM_DELROUTE) {
-		/* Match whoever added it. */
-		rtm->rtm_protocol = RTPROT_UNSPEC;
-		rtm->rtm_scope = RT_SCOPE_NOWHERE;
-	} else {
-		rtm->rtm_protocol = RTPROT_STATIC;
-		rtm->rtm_scope = gw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
-	}
-	if (rtm->rtm_dst_len)
-		mnl_attr_put(nlh, RTA_DST, ksal_ipaddr_len(dst), &dst->v4);
-	if (gw)
-		mnl_attr_put(nlh, RTA_GATEWAY, ksal_ipaddr_len(gw), &gw->v4);
-	if (idx)
-		mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)idx);
-	if (gw)
-		ksal_ipaddr_str(gw, gb, sizeof(gb));
-	return ksal_nl_request(nl, nlh, NULL, NULL, err, 0, "%s route %s%s%s%s%s", verb, db,
-			       gw ? " via " : "", gw ? gb : "", ifname ? " dev " : "",
-			       ifname ? ifname : "");
-}
-
-int ksal_route_add(struct ksal_nl *nl, const struct ksal_ipaddr *dst, const struct ksal_ipaddr *gw,
-		   const char *ifname, struct st_error **err)
-{
-	return route_change(nl, RTM_NEWROUTE, dst, gw, ifname, err);
-}
-
-int ksal_route_del(struct ksal_nl *nl, const struct ksal_ipaddr *dst, const char *ifname,
-		   struct st_error **err)
-{
-	return route_change(nl, RTM_DELROUTE, dst, NULL, ifname, err);
-}
-
-static int neigh_proxy(struct ksal_nl *nl, uint16_t cmd, const char *ifname,
-		       const struct ksal_ipaddr *a, struct st_error **err)
-{
-	char buf[KSAL_NL_MSG_SIZE], ab[INET6_ADDRSTRLEN];
-	const char *verb = cmd == RTM_NEWNEIGH ? "add" : "delete";
-	struct nlmsghdr *nlh;
-	struct ndmsg *ndm;
-	int idx;
-
-	ksal_ipaddr_str(a, ab, sizeof(ab));
-	idx = ksal_nl_link_index_err(nl, ifname, err);
-	if (idx < 0)
-		return st_error_prefix(err, "%s proxy neighbour %s: ", verb, ab);
-	nlh = ksal_nl_msg_new(buf, cmd, cmd == RTM_NEWNEIGH ? NLM_F_CREATE | NLM_F_REPLACE : 0);
-	ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
-	ndm->ndm_family = (uint8_t)a->family;
-	ndm->ndm_ifindex = idx;
-	ndm->ndm_flags = NTF_PROXY;
-	ndm->ndm_state = NUD_PERMANENT;
-	mnl_attr_put(nlh, NDA_DST, ksal_ipaddr_len(a), &a->v4);
-	return ksal_nl_request(nl, nlh, NULL, NULL, err, 0, "%s proxy neighbour %s on %s", verb, ab,
-			       ifname);
-}
-
-int ksal_neigh_proxy_add(struct ksal_nl *nl, const char *ifname, const struct ksal_ipaddr *a,
-			 struct st_error **err)
-{
-	return neigh_proxy(nl, RTM_NEWNEIGH, ifname, a, err);
-}
-
-int ksal_neigh_proxy_del(struct ksal_nl *nl, const char *ifname, const struct ksal_ipaddr *a,
-			 struct st_error **err)
-{
-	return neigh_proxy(nl, RTM_DELNEIGH, ifname, a, err);
 }

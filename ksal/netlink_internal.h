@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Internals of ksal/netlink.c exposed for unit tests: message builders that
- * need no kernel, and the parser of the kernel's (extended) acks. Not part
- * of the ksal API; only netlink*.c and tests include this.
+ * Internals shared by ksal/netlink*.c and exposed for unit tests: the raw
+ * request exchange, message builders that need no kernel, and the parser of
+ * the kernel's (extended) acks. Not part of the ksal API; only netlink*.c
+ * and tests include this.
  */
 #ifndef STRATA_KSAL_NETLINK_INTERNAL_H
 #define STRATA_KSAL_NETLINK_INTERNAL_H
@@ -20,6 +21,18 @@ typedef int (*ksal_nl_cb)(const struct nlmsghdr *nlh, void *data);
 
 /* A zeroed message of type in buf (KSAL_NL_MSG_SIZE bytes). */
 struct nlmsghdr *ksal_nl_msg_new(void *buf, uint16_t type, uint16_t flags);
+/* The outcome of ksal_nl_exchange(); kmsg is malloc'ed (or NULL). */
+struct ksal_nl_result {
+	int errnum;
+	char *kmsg;
+};
+/*
+ * Send nlh and read the answer: replies go to cb, which may return a negative
+ * errno; the result ends with the ack (or NLMSG_DONE for a dump). Returns 0
+ * or a negative errno, with the kernel's message in res->kmsg (free it).
+ */
+int ksal_nl_exchange(struct ksal_nl *nl, struct nlmsghdr *nlh, ksal_nl_cb cb, void *data,
+		     struct ksal_nl_result *res);
 /*
  * Send nlh (NLM_F_ACK added unless a dump) and read until the ack or
  * NLMSG_DONE, replies to cb. A failure fills *err with "<fmt>: <strerror>
@@ -36,6 +49,11 @@ int ksal_nl_request(struct ksal_nl *nl, struct nlmsghdr *nlh, ksal_nl_cb cb, voi
 int ksal_netns_enter(int nsfd, int *saved, struct st_error **err);
 void ksal_netns_leavep(int *saved);
 #define _cleanup_netns_ __attribute__((cleanup(ksal_netns_leavep)))
+/*
+ * A netns fd for fd, which is either a netns fd or a pidfd. *owned gets an
+ * fd the caller must close when one was opened.
+ */
+int ksal_netns_of(int fd, int *owned, struct st_error **err);
 /* The netns fd nl's socket lives in (owned by nl). */
 int ksal_nl_netns_fd(const struct ksal_nl *nl);
 

@@ -185,8 +185,6 @@ int ct_alloc_id_base(struct daemon *d, const struct ct *self, uint32_t *out, str
 /* lifecycle.c */
 int ct_do_create(struct daemon *d, const char *ctid, json_t *args, struct st_error **err);
 int ct_do_destroy(struct daemon *d, struct ct *ct, struct st_error **err);
-int ct_do_mount(struct daemon *d, struct ct *ct, struct st_error **err);
-int ct_do_umount(struct daemon *d, struct ct *ct, struct st_error **err);
 int ct_do_start(struct daemon *d, struct ct *ct, struct st_error **err);
 /* Start ONBOOT=yes containers once per host boot. */
 void ct_start_onboot(struct daemon *d);
@@ -204,6 +202,24 @@ int ct_do_set(struct daemon *d, struct ct *ct, json_t *args, json_t **result,
 const char *ct_net_mode(struct ct *ct);
 /* A create/set argument (string, bool, integer or array) into a config. */
 int ct_apply_arg(struct ct_config *c, const char *key, json_t *v, struct st_error **err);
+
+/* ct_mount.c: the root (template layer + overlay) and the mount/umount verbs */
+int ct_do_mount(struct daemon *d, struct ct *ct, struct st_error **err);
+int ct_do_umount(struct daemon *d, struct ct *ct, struct st_error **err);
+/* What ct_mount_root() mounted: the paths kept in the state file. */
+struct ct_mounted {
+	char *root, *layer_dir, *image, *sha256;
+	bool has_init;
+};
+void ct_mounted_clear(struct ct_mounted *m);
+/* Acquire the template layer and compose the overlay root at id_base (0:
+ * no id mapping); already mounted roots are left as they are. */
+int ct_mount_root(struct daemon *d, struct ct *ct, uint32_t id_base, struct ct_mounted *out,
+		  struct st_error **err);
+/* Undo a (partial) ct_mount_root(); errors are ignored. */
+void ct_unmount_root(struct ct_mounted *m, const char *ctid);
+/* The container's first host uid/gid: 0 when privileged. */
+uint32_t ct_id_base(struct ct *ct);
 
 /* netpolicy.c */
 int ct_network_setup(struct daemon *d, struct ct *ct, int pidfd, struct st_error **err);
