@@ -87,6 +87,17 @@ int ksal_nl_sysctl_get(struct ksal_nl *nl, const char *path, char **out, struct 
 /* Move a link into the network namespace of process pid (IFLA_NET_NS_PID). */
 int ksal_link_move_netns_pid(struct ksal_nl *nl, const char *ifname, pid_t pid,
 			     struct st_error **err);
+/*
+ * Token-bucket rate limit (bits/s) on what ifname RECEIVES (on a host veth:
+ * what the container sends): an ingress qdisc on ifname whose match-all u32
+ * filter redirects every packet to an ifb device (ksal_tc_ifb_name()),
+ * which carries the tbf. 0 removes the filter and the ifb.
+ */
+int ksal_tc_ingress_rate_set(struct ksal_nl *nl, const char *ifname, uint64_t bits_per_sec,
+			     struct st_error **err);
+/* Name of the ifb device that shapes ifname's ingress: "rl-<ifname>", or
+ * "rl-<8 hex hash>" when that does not fit IFNAMSIZ. buf: at least 16 bytes. */
+const char *ksal_tc_ifb_name(const char *ifname, char *buf, size_t len);
 /* The rate (bits/s) of the tbf qdisc at the root of ifname; 0 when there is none. */
 int ksal_tc_rate_get(struct ksal_nl *nl, const char *ifname, uint64_t *bits_per_sec,
 		     struct st_error **err);

@@ -376,8 +376,9 @@ const struct ct_key ct_keys[CT_KEY_COUNT] = {
 			      .help = "routed, bridged, none, or host (privileged only)" },
 	[CT_RATE] = { "RATE", NOALIAS, CT_KIND_STR, .validate = ct_validate_rate,
 		      .apply = CT_APPLY_NET, .list_name = "rate",
-		      .help = "bandwidth to the container, vzctl's DEV:CLASS:KBITS (eth0:1:8000 is "
-			      "8 Mbit/s); a tc token bucket on the host end of its veth" },
+		      .help = "bandwidth to and from the container, vzctl's DEV:CLASS:KBITS "
+			      "(eth0:1:8000 is 8 Mbit/s each way); tc token buckets on the host "
+			      "end of its veth and on an ifb its ingress is redirected to" },
 	[CT_PHYSPAGES] = { "PHYSPAGES",
 			   { { "ram", CT_SET }, { "memory", CT_SET } },
 			   CT_KIND_SIZE,

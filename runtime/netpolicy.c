@@ -191,7 +191,8 @@ static void net_state_remove(struct daemon *d, struct ct *ct)
 }
 
 #ifdef HAVE_CT_NET
-/* RATE on the host end of the veth: what the container receives. */
+/* RATE on the host end of the veth: its egress is what the container
+ * receives, its ingress (shaped through an ifb) what the container sends. */
 static int rate_apply(struct ksal_nl *nl, struct ct *ct, const struct ct_config *c,
 		      const char *host_if, struct st_error **err)
 {
@@ -202,10 +203,13 @@ static int rate_apply(struct ksal_nl *nl, struct ct *ct, const struct ct_config 
 				     ct_config_str(c, CT_RATE));
 	if (kbit == 0) {
 		uint64_t cur = 0;
-		if (ksal_tc_rate_get(nl, host_if, &cur, NULL) == 0 && cur == 0)
+		char ifb[16];
+		if (ksal_tc_rate_get(nl, host_if, &cur, NULL) == 0 && cur == 0 &&
+		    !(ksal_tc_ifb_name(host_if, ifb, sizeof(ifb)) && ksal_link_exists(nl, ifb)))
 			return 0;
 	}
-	if (ksal_tc_rate_set(nl, host_if, kbit * 1000, err) < 0)
+	if (ksal_tc_rate_set(nl, host_if, kbit * 1000, err) < 0 ||
+	    ksal_tc_ingress_rate_set(nl, host_if, kbit * 1000, err) < 0)
 		return st_error_prefix(err, "RATE of %s", ct->ctid);
 	st_debug("RATE of %s: %" PRIu64 " kbit/s on %s", ct->ctid, kbit, host_if);
 	return 0;
@@ -311,6 +315,12 @@ void ct_network_teardown(struct daemon *d, struct ct *ct)
 	if (!host_if || ksal_nl_open(&nl, &err) < 0)
 		goto out;
 #ifdef HAVE_CT_NET
+	/* the ifb shaping what the container sent, if RATE made one */
+	if (ksal_tc_ingress_rate_set(nl, host_if, 0, &err) < 0) {
+		st_warn("stop %s: %s", ct->ctid, err->msg);
+		st_error_free(err);
+		err = NULL;
+	}
 	{
 		/* what the start recorded; the config when there is no record */
 		const char *mode = st	      ? json_string_value(json_object_get(st, "mode"))

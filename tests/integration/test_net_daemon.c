@@ -432,7 +432,7 @@ Test(netd, duplicate_host_and_bad_addresses_refused)
 
 /* iperf3 from the host to a server in the container's network namespace
  * (the host's binary, nsenter'd into it): receiver bits/s. */
-static double iperf_to(pid_t ct_init, const char *addr, int port)
+static double iperf_run(pid_t ct_init, const char *addr, int port, bool from_ct)
 {
 	_cleanup_free_ char *out = NULL;
 	json_t *j;
@@ -447,8 +447,9 @@ static double iperf_to(pid_t ct_init, const char *addr, int port)
 	usleep(300000);
 	free(out);
 	out = NULL;
-	cr_assert_eq(host_shf(&out, "iperf3 -c %s -p %d -t 3 -O 1 -J", addr, port), 0, "iperf3: %s",
-		     out);
+	cr_assert_eq(host_shf(&out, "iperf3 -c %s -p %d -t 3 -O 1 -J%s", addr, port,
+			      from_ct ? " -R" : ""),
+		     0, "iperf3: %s", out);
 	j = json_loads(out, 0, NULL);
 	cr_assert_not_null(j, "iperf3 output: %s", out);
 	bps = json_real_value(json_object_get(
@@ -458,9 +459,21 @@ static double iperf_to(pid_t ct_init, const char *addr, int port)
 	return bps;
 }
 
+static double iperf_to(pid_t ct_init, const char *addr, int port)
+{
+	return iperf_run(ct_init, addr, port, false);
+}
+
+/* The same, the server in the container sending (iperf3 -R). */
+static double iperf_from(pid_t ct_init, const char *addr, int port)
+{
+	return iperf_run(ct_init, addr, port, true);
+}
+
 Test(netd, rate_limits_an_iperf3_transfer)
 {
 	_cleanup_free_ char *tc = NULL;
+	char *msg = NULL;
 	double bps;
 	pid_t pid;
 	int port = 5301;
@@ -476,16 +489,37 @@ Test(netd, rate_limits_an_iperf3_transfer)
 	cr_log_info("RATE eth0:1:8000: iperf3 measured %.0f bit/s", bps);
 	cr_assert(bps > 8e6 * 0.85 && bps < 8e6 * 1.15, "RATE 8000 kbit/s: measured %.0f bit/s",
 		  bps);
+	/* what the container sends is shaped too (issue 6) */
+	bps = iperf_from(pid, "10.214.1.51", port++);
+	cr_log_info("RATE eth0:1:8000: iperf3 -R (from the container) measured %.0f bit/s", bps);
+	cr_assert(bps > 8e6 * 0.85 && bps < 8e6 * 1.15,
+		  "RATE 8000 kbit/s, from the container: measured %.0f bit/s", bps);
 	/* live: 20 Mbit/s */
 	cr_assert_eq(set_opt("9651", "rate", "eth0:1:20000", true), 0, "%s", du.last_msg);
 	bps = iperf_to(pid, "10.214.1.51", port++);
 	cr_log_info("RATE eth0:1:20000 (live): iperf3 measured %.0f bit/s", bps);
 	cr_assert(bps > 20e6 * 0.85 && bps < 20e6 * 1.15,
 		  "RATE 20000 kbit/s (live): measured %.0f bit/s", bps);
+	bps = iperf_from(pid, "10.214.1.51", port++);
+	cr_log_info("RATE eth0:1:20000 (live): iperf3 -R measured %.0f bit/s", bps);
+	cr_assert(bps > 20e6 * 0.85 && bps < 20e6 * 1.15,
+		  "RATE 20000 kbit/s (live), from the container: measured %.0f bit/s", bps);
 	/* and off */
 	cr_assert_eq(set_opt("9651", "rate", "", true), 0, "%s", du.last_msg);
 	bps = iperf_to(pid, "10.214.1.51", port++);
 	cr_assert_gt(bps, 100e6, "no RATE: only %.0f bit/s", bps);
+	bps = iperf_from(pid, "10.214.1.51", port++);
+	cr_assert_gt(bps, 100e6, "no RATE, from the container: only %.0f bit/s", bps);
+	_cleanup_free_ char *links = NULL;
+	host_sh("ip -o link", &links);
+	cr_assert(links && !strstr(links, "rl-veth9651"), "the ifb of RATE left after RATE off: %s",
+		  links);
+	/* a stop with RATE on leaves no ifb (nor veth) behind */
+	cr_assert_eq(set_opt("9651", "rate", "eth0:1:8000", true), 0, "%s", du.last_msg);
+	cr_assert_eq(du_call("stop", "9651", NULL, NULL, &msg), 0, "%s", msg);
+	const char *none[] = { NULL };
+	char *left = net_leftover("9651", none);
+	cr_assert_null(left, "after a stop with RATE on: %s", left);
 }
 
 Test(netd, host_mode_shares_the_host_network_when_privileged)
