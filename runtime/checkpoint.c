@@ -200,8 +200,8 @@ static bool wait_link_gone(const char *ifname, int timeout_ms)
 
 /* ---- dump ---- */
 
-int ct_checkpoint_dump(const struct ct_ckpt_params *p, struct ct_ckpt_result *r,
-		       struct st_error **err)
+static int dump_once(const struct ct_ckpt_params *p, struct ct_ckpt_result *r,
+		     struct st_error **err)
 {
 	_cleanup_free_ char *tmp = NULL, *old = NULL, *log = NULL, *kept = NULL, *ext_arg = NULL;
 	_cleanup_criu_opts_ criu_opts *o = NULL;
@@ -406,6 +406,33 @@ int ct_checkpoint_dump(const struct ct_ckpt_params *p, struct ct_ckpt_result *r,
 		r->total_ms, r->criu_ms, (double)r->frozen_us / 1000.0,
 		(unsigned long long)r->image_bytes, p->images_dir);
 	return 0;
+}
+
+/* CRIU refuses a unix socket whose queue holds control messages (a
+ * journald or dbus socket in the instant a message carries credentials).
+ * That is transient: the failed dump left the container running, so try
+ * again shortly, a few times, before giving up. */
+#define CKPT_TRANSIENT "Control messages in queue"
+
+int ct_checkpoint_dump(const struct ct_ckpt_params *p, struct ct_ckpt_result *r,
+		       struct st_error **err)
+{
+	for (int attempt = 1;; attempt++) {
+		struct st_error *e = NULL;
+		int ret = dump_once(p, r, &e);
+
+		if (ret >= 0 || attempt >= 4 || !e || !e->msg || !strstr(e->msg, CKPT_TRANSIENT)) {
+			if (e && err && !*err)
+				*err = e;
+			else
+				st_error_free(e);
+			return ret;
+		}
+		st_info("checkpoint %s: %s; trying again (%d)", p->ctid ? p->ctid : "?",
+			CKPT_TRANSIENT, attempt);
+		st_error_free(e);
+		usleep(100000 * attempt);
+	}
 }
 
 /* ---- restore ---- */

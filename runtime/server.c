@@ -686,6 +686,16 @@ void daemon_fini(struct daemon *d)
 			free(h->image);
 			free(h);
 		}
+	/* jobs still in flight at exit: their processes go on alone (an exec'd
+	 * command in its container, a template worker to its end) */
+	while (d->execs) {
+		struct exec_job *j = d->execs;
+
+		d->execs = j->next;
+		if (j->w.fd >= 0)
+			close(j->w.fd);
+		free(j);
+	}
 	while (d->conns)
 		conn_free(d, d->conns);
 	free_dead_conns(d);
