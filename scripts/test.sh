@@ -85,7 +85,7 @@ stage_unit() {
 # built once per machine, cached under /var/cache/strata; exit 77 = skipped.
 stage_templates() {
 	local out rc
-	out=$(BUILD_DIR="$BUILD" scripts/template-cache.sh debian-12 | tee -a /dev/stderr) # -a: never truncate a log that stderr points at
+	out=$(BUILD_DIR="$BUILD" scripts/template-cache.sh debian-12 | tee >(cat >&2)) # not tee /dev/stderr: reopening a log file truncates it
 	rc=$?
 	if [ $rc -eq 0 ]; then
 		DEBIAN_IMAGE=$(printf '%s\n' "$out" | tail -n1)
