@@ -39,7 +39,8 @@ for f in "$BENCH" "$GUEST" "$CRIU"; do
 done
 
 cleanup() {
-	[ -n "$BARE_PID" ] && kill -9 "$BARE_PID" 2>/dev/null || true
+	# the guest's whole session (setsid): its worker outlives a kill of the leader
+	[ -n "$BARE_PID" ] && pkill -9 -s "$BARE_PID" 2>/dev/null || true
 	runc --root "$WORK/runc-state" kill "$RUNC_ID" KILL >/dev/null 2>&1 || true
 	sleep 0.2
 	runc --root "$WORK/runc-state" delete -f "$RUNC_ID" >/dev/null 2>&1 || true
@@ -106,7 +107,7 @@ for mib in $MIBS; do
 		echo $(((t2 - t1b) / 1000000)) >>"$d/rest"
 	done
 	img=$(du -sm "$d/img" | cut -f1)
-	kill -9 "$BARE_PID" 2>/dev/null || true
+	pkill -9 -s "$BARE_PID" 2>/dev/null || true
 	BARE_PID=
 	echo "bare mib=$mib iter=$ITER dump_ms=$(median <"$d/dump") restore_ms=$(median <"$d/rest") image_mib=$img"
 done
