@@ -78,22 +78,9 @@ static void cleanup(void)
 	}
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
-	if (g_mgr)
+	if (g_mgr) {
+		ksal_cgroup_mgr_remove_subtree(g_mgr);
 		ksal_cgroup_mgr_free(g_mgr);
-	{
-		DIR *d = opendir("/sys/fs/cgroup");
-		struct dirent *de;
-
-		while (d && (de = readdir(d))) {
-			char p[512];
-
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(p, sizeof(p), "/sys/fs/cgroup/%s/%s", de->d_name, g_subtree);
-			rmdir(p);
-		}
-		if (d)
-			closedir(d);
 	}
 	if (g_root)
 		umount2(g_root, MNT_DETACH);

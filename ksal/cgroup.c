@@ -81,6 +81,27 @@ void ksal_cgroup_mgr_free(struct ksal_cgroup_mgr *m)
 	free(m);
 }
 
+int ksal_cgroup_mgr_remove_subtree(struct ksal_cgroup_mgr *m)
+{
+	int left = 0;
+
+	if (!m || m->fake)
+		return 0;
+	for (size_t i = 0; i < m->nhier; i++) {
+		struct ksal_cg_hier *h = &m->hier[i];
+		_cleanup_free_ char *p = NULL;
+
+		closep(&h->subtree_fd);
+		if (asprintf(&p, "%s/%s", h->mnt, m->subtree) < 0 ||
+		    (rmdir(p) < 0 && errno != ENOENT))
+			left++; /* still holds a container's cgroup: stays */
+		else
+			st_trace("cgroup: removed %s", p);
+	}
+	m->subtree_ready = false;
+	return left;
+}
+
 static void mgr_freep(struct ksal_cgroup_mgr **m)
 {
 	ksal_cgroup_mgr_free(*m);

@@ -44,6 +44,10 @@ struct ksal_cgroup;	/* one container's cgroup in every hierarchy */
 int ksal_cgroup_mgr_new(const char *root, const char *subtree, struct ksal_cgroup_mgr **out,
 			struct st_error **err);
 void ksal_cgroup_mgr_free(struct ksal_cgroup_mgr *m);
+/* Remove Strata's (empty) subtree directory from every hierarchy, e.g. when
+ * the daemon exits with no container left. A hierarchy where it still holds
+ * a container's cgroup keeps it; returns how many kept it. */
+int ksal_cgroup_mgr_remove_subtree(struct ksal_cgroup_mgr *m);
 enum ksal_cgroup_layout ksal_cgroup_mgr_layout(const struct ksal_cgroup_mgr *m);
 /* Controllers available to Strata, e.g. "cpu,cpuacct,memory,pids,...". */
 const char *ksal_cgroup_mgr_controllers(const struct ksal_cgroup_mgr *m);

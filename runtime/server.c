@@ -705,8 +705,11 @@ void daemon_fini(struct daemon *d)
 	}
 	if (d->store)
 		tmpl_store_free(d->store);
-	if (d->cg)
+	if (d->cg) {
+		/* Strata's subtree goes where no container's cgroup is left in it */
+		ksal_cgroup_mgr_remove_subtree(d->cg);
 		ksal_cgroup_mgr_free(d->cg);
+	}
 	if (d->seccomp_fd >= 0)
 		close(d->seccomp_fd);
 	if (d->signal_w.fd >= 0)

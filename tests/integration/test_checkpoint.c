@@ -118,24 +118,9 @@ static void teardown(void)
 		g_cg = NULL;
 	}
 	if (g_mgr) {
+		ksal_cgroup_mgr_remove_subtree(g_mgr); /* its top directory everywhere */
 		ksal_cgroup_mgr_free(g_mgr);
 		g_mgr = NULL;
-	}
-	/* the subtree's top directory in every hierarchy */
-	{
-		DIR *d = opendir("/sys/fs/cgroup");
-		struct dirent *de;
-
-		while (d && (de = readdir(d))) {
-			char p[512];
-
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(p, sizeof(p), "/sys/fs/cgroup/%s/%s", de->d_name, g_subtree);
-			rmdir(p);
-		}
-		if (d)
-			closedir(d);
 	}
 	if (g_composed) {
 		cowfs_root_decompose(g_root, NULL);
