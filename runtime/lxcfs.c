@@ -45,6 +45,11 @@ struct lxcfs {
 	char *bin;
 	char *src[N_VIEW];    /* <mnt>/<view_files[i]> */
 	char *target[N_VIEW]; /* /<view_files[i]> */
+	/* the binds for the files this instance serves: scanned once when it
+	 * is started, adopted or restarted (the set does not change while it
+	 * runs), copied out by lxcfs_binds */
+	struct ksal_bind bind[N_VIEW];
+	size_t nbind;
 	pid_t pid;
 	int pidfd;
 	bool child; /* our child: reaped with waitpid */
@@ -349,6 +354,32 @@ static pid_t parent_of(pid_t pid)
 	return ppid;
 }
 
+/* Which view files this lxcfs instance serves: fills l->bind once per
+ * instance so that lxcfs_binds does not stat them on every container start. */
+static int scan_binds(struct lxcfs *l, struct st_error **err)
+{
+	size_t cnt = 0;
+
+	l->nbind = 0;
+	for (size_t i = 0; i < N_VIEW; i++) {
+		struct stat st;
+
+		if (stat(l->src[i], &st) < 0) {
+			if (errno == ENOENT)
+				continue; /* not provided by this lxcfs */
+			return st_error_set(err, errno, "stat `%s`", l->src[i]);
+		}
+		l->bind[cnt++] = (struct ksal_bind){
+			.source = l->src[i],
+			.target = l->target[i],
+			.readonly = true,
+			.create_file = true,
+		};
+	}
+	l->nbind = cnt;
+	return 0;
+}
+
 /* A live lxcfs already serving on mnt (daemon restart): take it over. */
 static bool adopt(struct lxcfs *l)
 {
@@ -437,6 +468,9 @@ int lxcfs_start(const char *mountpoint, struct lxcfs **out, struct st_error **er
 			return st_error_set(err, errno, "create lxcfs mountpoint `%s`", l->mnt);
 	}
 	if (adopt(l)) {
+		r = scan_binds(l, err);
+		if (r < 0)
+			return r; /* the adopted lxcfs keeps serving */
 		*out = take_ptr(l);
 		return 0;
 	}
@@ -457,6 +491,11 @@ int lxcfs_start(const char *mountpoint, struct lxcfs **out, struct st_error **er
 	r = spawn_lxcfs(l, err);
 	if (r < 0)
 		return r;
+	r = scan_binds(l, err);
+	if (r < 0) {
+		lxcfs_stop(take_ptr(l));
+		return r;
+	}
 	*out = take_ptr(l);
 	return 0;
 }
@@ -475,33 +514,21 @@ int lxcfs_restart(struct lxcfs *l, struct st_error **err)
 	r = spawn_lxcfs(l, err);
 	if (r < 0)
 		return st_error_prefix(err, "restart lxcfs: ");
+	r = scan_binds(l, err);
+	if (r < 0)
+		return st_error_prefix(err, "restart lxcfs: ");
 	return 0;
 }
 
 int lxcfs_binds(const struct lxcfs *l, struct ksal_bind **binds, size_t *n, struct st_error **err)
 {
-	_cleanup_free_ struct ksal_bind *b = calloc(N_VIEW, sizeof(*b));
-	size_t cnt = 0;
+	struct ksal_bind *b = calloc(N_VIEW, sizeof(*b));
 
 	if (!b)
 		return st_error_set(err, ENOMEM, "list lxcfs binds");
-	for (size_t i = 0; i < N_VIEW; i++) {
-		struct stat st;
-
-		if (stat(l->src[i], &st) < 0) {
-			if (errno == ENOENT)
-				continue; /* not provided by this lxcfs */
-			return st_error_set(err, errno, "stat `%s`", l->src[i]);
-		}
-		b[cnt++] = (struct ksal_bind){
-			.source = l->src[i],
-			.target = l->target[i],
-			.readonly = true,
-			.create_file = true,
-		};
-	}
-	*binds = take_ptr(b);
-	*n = cnt;
+	memcpy(b, l->bind, l->nbind * sizeof(*b));
+	*binds = b;
+	*n = l->nbind;
 	return 0;
 }
 

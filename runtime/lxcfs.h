@@ -72,8 +72,10 @@ int lxcfs_restart(struct lxcfs *l, struct st_error **err);
  * ksal_spawn_cfg.binds: source <mnt>/proc/meminfo -> target /proc/meminfo
  * and the same for cpuinfo, stat, uptime, loadavg, swaps, diskstats, and
  * <mnt>/sys/devices/system/cpu/online. Only files lxcfs provides are
- * listed. *binds is malloc'd (free() it); its strings belong to l and stay
- * valid until lxcfs_stop.
+ * listed: which ones is found once per lxcfs instance (lxcfs_start,
+ * lxcfs_restart; a stat error other than ENOENT fails those), so this makes
+ * no system call. *binds is malloc'd (free() it); its strings belong to l
+ * and stay valid until lxcfs_stop.
  */
 int lxcfs_binds(const struct lxcfs *l, struct ksal_bind **binds, size_t *n, struct st_error **err);
 
