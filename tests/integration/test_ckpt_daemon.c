@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * suspend / resume end to end (checkpoint area): the real CLI against a
- * private stratad (its own strata.conf and directories under
- * /tmp/stck-XXXXXX, cgroup subtree stck-PID), the test process playing the
+ * private stratad (tests/helpers/daemonutil.h: its own strata.conf and
+ * directories under /tmp/stck-XXXXXX, cgroup subtree stck-PID), the test
+ * process playing the
  * host in a network namespace of its own (so the container's routed veth
  * never touches the real host). The container's init is ckpt_guest: a
  * counter, N MiB of checksummed memory and a TCP echo server. CTIDs 9350-9399.
@@ -29,6 +30,7 @@
 #include <criterion/criterion.h>
 
 #include "ksal/cleanup.h"
+#include "tests/helpers/daemonutil.h"
 #include "tests/helpers/testutil.h"
 
 #define CT "9350"
@@ -37,9 +39,6 @@
 #define HOST_IP "10.93.50.1"
 #define PORT 7350
 #define TEMPLATE "stck-guest"
-
-static char *tmp;
-static pid_t daemon_pid = -1;
 
 static char *path_in(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *path_in(const char *fmt, ...)
@@ -51,7 +50,7 @@ static char *path_in(const char *fmt, ...)
 	va_start(ap, fmt);
 	cr_assert_geq(vasprintf(&sub, fmt, ap), 0);
 	va_end(ap);
-	cr_assert_geq(asprintf(&p, "%s/%s", tmp, sub), 0);
+	cr_assert_geq(asprintf(&p, "%s/%s", du.tmp, sub), 0);
 	return p;
 }
 
@@ -83,8 +82,7 @@ static int run(char **out, const char *const argv[])
 
 static int strata_v(char **out, ...)
 {
-	_cleanup_free_ char *sock = path_in("run/strata.sock");
-	const char *argv[32] = { STRATA_CLI_PATH, "--socket", sock };
+	const char *argv[32] = { STRATA_CLI_PATH, "--socket", du.sock };
 	int argc = 3;
 	va_list ap;
 
@@ -97,145 +95,11 @@ static int strata_v(char **out, ...)
 }
 #define strata(out, ...) strata_v(out, __VA_ARGS__, NULL)
 
-static bool daemon_answers(void)
-{
-	_cleanup_free_ char *out = NULL;
-
-	return strata(&out, "status", "9399") == 0;
-}
-
+/* The private daemon with VE_STOP_MODE=stop_mode (a later key wins). */
 static void start_daemon(const char *stop_mode)
 {
-	_cleanup_free_ char *conf = path_in("strata.conf"), *log = path_in("stratad.log");
-	_cleanup_free_ char *text = NULL;
-
-	cr_assert_geq(asprintf(&text,
-			       "CONF_DIR=\"%1$s/ct\"\nSAMPLES_DIR=\"%1$s/samples\"\n"
-			       "STATE_DIR=\"%1$s/state\"\nRUN_DIR=\"%1$s/run\"\n"
-			       "TEMPLATE_DIR=\"%1$s/templates\"\nPRIVATE_DIR=\"%1$s/private\"\n"
-			       "ROOT_DIR=\"%1$s/root\"\nSOCKET=\"%1$s/run/strata.sock\"\n"
-			       "CGROUP_SUBTREE=\"stck-%2$d\"\nINIT_PATH=\"%3$s\"\n"
-			       "STOP_TIMEOUT=10\nLXCFS=no\nLOG_LEVEL=debug\n"
-			       "LOG_FILE=\"%1$s/stratad.log\"\nVE_STOP_MODE=%4$s\n",
-			       tmp, getpid(), STRATA_INIT_PATH, stop_mode),
-		      0);
-	cr_assert_eq(tu_write_file(conf, text), 0);
-	daemon_pid = fork();
-	cr_assert_geq(daemon_pid, 0);
-	if (daemon_pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-
-		dup2(fd, 1);
-		dup2(fd, 2);
-		setsid();
-		execl(STRATAD_PATH, "stratad", "--config", conf, "--foreground", (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 200; i++) {
-		int status;
-
-		if (daemon_answers())
-			return;
-		if (waitpid(daemon_pid, &status, WNOHANG) == daemon_pid) {
-			_cleanup_free_ char *l = tu_read_file(log);
-			daemon_pid = -1;
-			cr_assert_fail("stratad exited at start (status %d):\n%s", status,
-				       l ? l : "");
-		}
-		usleep(50000);
-	}
-	cr_assert_fail("stratad did not answer within 10 s");
-}
-
-/* SIGTERM and wait (up to 30 s: a suspend to disk may be under way). */
-static int stop_daemon(void)
-{
-	int status = -1;
-
-	if (daemon_pid <= 0)
-		return -1;
-	kill(daemon_pid, SIGTERM);
-	for (int i = 0; i < 600; i++) {
-		if (waitpid(daemon_pid, &status, WNOHANG) == daemon_pid) {
-			daemon_pid = -1;
-			return status;
-		}
-		usleep(50000);
-	}
-	kill(daemon_pid, SIGKILL);
-	waitpid(daemon_pid, &status, 0);
-	daemon_pid = -1;
-	return -1;
-}
-
-static void umount_leftovers(void)
-{
-	for (int pass = 0; pass < 16; pass++) {
-		_cleanup_fclose_ FILE *f = fopen("/proc/self/mounts", "re");
-		char line[4096], *last = NULL;
-
-		if (!f)
-			return;
-		while (fgets(line, sizeof(line), f)) {
-			char dev[1024], mnt[2048];
-
-			if (sscanf(line, "%1023s %2047s", dev, mnt) == 2 &&
-			    strncmp(mnt, tmp, strlen(tmp)) == 0) {
-				free(last);
-				last = strdup(mnt);
-			}
-		}
-		if (!last)
-			return;
-		umount2(last, MNT_DETACH);
-		free(last);
-	}
-}
-
-/* Kill what is left in our cgroup subtree, then remove it, deepest first. */
-static int cg_kill_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	if (strstr(path, "/cgroup.procs")) {
-		_cleanup_fclose_ FILE *f = fopen(path, "re");
-		int pid;
-
-		while (f && fscanf(f, "%d", &pid) == 1)
-			kill(pid, SIGKILL);
-	}
-	return 0;
-}
-
-static int cg_rmdir_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (type == FTW_DP)
-		rmdir(path);
-	return 0;
-}
-
-static void rm_cgroups(void)
-{
-	for (int pass = 0; pass < 2; pass++) {
-		_cleanup_closedir_ DIR *d = opendir("/sys/fs/cgroup");
-		struct dirent *e;
-
-		while (d && (e = readdir(d))) {
-			char path[512];
-
-			if (e->d_name[0] == '.' ||
-			    snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/stck-%d", e->d_name,
-				     getpid()) >= (int)sizeof(path))
-				continue;
-			nftw(path, pass ? cg_rmdir_one : cg_kill_one, 16,
-			     FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-		}
-		if (!pass)
-			usleep(200000);
-	}
+	du_conf_addf("LOG_LEVEL=debug\nVE_STOP_MODE=%s\n", stop_mode);
+	du_daemon_start();
 }
 
 static void sh(const char *cmd)
@@ -250,35 +114,19 @@ static void setup(void)
 {
 	if (!tu_is_root() || access(STRATAD_PATH, X_OK) < 0)
 		return;
-	tmp = tu_tmpdir("stck");
-	cr_assert_not_null(tmp);
-	cr_assert_eq(chmod(tmp, 0755), 0);
-	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare(CLONE_NEWNET): %s", strerror(errno));
-	sh("ip link set lo up && ip addr add " HOST_IP "/32 dev lo");
+	du_setup(&(struct du_opts){ .prefix = "stck", .netns = true });
+	sh("ip addr add " HOST_IP "/32 dev lo");
 }
 
 static void teardown(void)
 {
-	if (daemon_pid > 0) {
-		strata(NULL, "-q", "stop", "--fast", CT);
-		strata(NULL, "-q", "destroy", CT);
-		strata(NULL, "-q", "stop", "--fast", CT_ONBOOT);
-		strata(NULL, "-q", "destroy", CT_ONBOOT);
-		stop_daemon();
-	}
-	rm_cgroups();
-	if (tmp && getenv("STCK_KEEP_LOG")) { /* stratad's log, for figures and debugging */
+	if (du.tmp && getenv("STCK_KEEP_LOG")) { /* stratad's log, for figures and debugging */
 		_cleanup_free_ char *cmd = NULL;
 
-		if (asprintf(&cmd, "cat %s/stratad.log >> %s", tmp, getenv("STCK_KEEP_LOG")) > 0)
+		if (asprintf(&cmd, "cat %s/stratad.log >> %s", du.tmp, getenv("STCK_KEEP_LOG")) > 0)
 			(void)!system(cmd);
 	}
-	if (tmp) {
-		umount_leftovers();
-		tu_rm_rf(tmp);
-	}
-	free(tmp);
-	tmp = NULL;
+	du_teardown();
 }
 
 static void need_root(void)
@@ -419,8 +267,7 @@ static int cg_tasks(void)
 	_cleanup_fclose_ FILE *f = NULL;
 	int n = 0, pid;
 
-	cr_assert_geq(asprintf(&p, "/sys/fs/cgroup/memory/stck-%d/%s/cgroup.procs", getpid(), CT),
-		      0);
+	cr_assert_geq(asprintf(&p, "/sys/fs/cgroup/memory/%s/%s/cgroup.procs", du.subtree, CT), 0);
 	f = fopen(p, "re");
 	if (!f)
 		return -1;
@@ -486,12 +333,11 @@ static void assert_init_is_daemon_child(void)
 	_cleanup_fclose_ FILE *f = NULL;
 	int pid, n = 0;
 
-	cr_assert_geq(asprintf(&p, "/sys/fs/cgroup/memory/stck-%d/%s/cgroup.procs", getpid(), CT),
-		      0);
+	cr_assert_geq(asprintf(&p, "/sys/fs/cgroup/memory/%s/%s/cgroup.procs", du.subtree, CT), 0);
 	f = fopen(p, "re");
 	cr_assert_not_null(f);
 	while (fscanf(f, "%d", &pid) == 1)
-		if (ppid_of(pid) == daemon_pid)
+		if (ppid_of(pid) == du.pid)
 			n++;
 	cr_assert_eq(n, 1, "%d processes of the container are stratad's children", n);
 }
@@ -502,7 +348,7 @@ static void assert_no_zombie_children(void)
 	_cleanup_free_ char *p = NULL, *kids = NULL;
 	char *save = NULL;
 
-	cr_assert_geq(asprintf(&p, "/proc/%d/task/%d/children", daemon_pid, daemon_pid), 0);
+	cr_assert_geq(asprintf(&p, "/proc/%d/task/%d/children", du.pid, du.pid), 0);
 	kids = tu_read_file(p);
 	for (char *t = kids ? strtok_r(kids, " \n", &save) : NULL; t;
 	     t = strtok_r(NULL, " \n", &save)) {
@@ -691,7 +537,7 @@ Test(ckpt_daemon, stop_mode_suspend)
 		     0, "create: %s", out);
 	free(out);
 	out = NULL;
-	status = stop_daemon();
+	status = du_daemon_term();
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "stratad status %d", status);
 	cr_assert_eq(access(ckpt, F_OK), 0, "no checkpoint after the daemon stopped");
 	cr_assert_leq(cg_tasks(), 0, "container still running after shutdown");

@@ -2,9 +2,10 @@
 /*
  * strata end to end: the real CLI binary against a real, private stratad
  * (its own strata.conf, socket and directories under /tmp/stcli-XXXXXX),
- * with a tiny template made from the test rootfs. CTIDs 9201-9299.
+ * with a tiny template made from the test rootfs. CTIDs 9201-9299. The
+ * daemon is the shared harness's (tests/helpers/daemonutil.h).
  *
- * STRATA_CLI and STRATAD override the binaries meson passes in.
+ * STRATA_CLI overrides the CLI binary meson passes in.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -28,6 +29,7 @@
 
 #include "cli/client.h"
 #include "ksal/cleanup.h"
+#include "tests/helpers/daemonutil.h"
 #include "tests/helpers/testutil.h"
 
 #ifndef STRATA_CLI_PATH
@@ -40,20 +42,13 @@
 #define CT "9201"
 #define TEMPLATE "stcli-tiny"
 
-static char *tmp;  /* /tmp/stcli-XXXXXX */
-static char *sock; /* its strata.sock */
-static pid_t daemon_pid = -1;
+static char *tmp;  /* du.tmp, or a temp dir of its own without a daemon */
+static char *sock; /* du.sock */
 
 static const char *cli_path(void)
 {
 	const char *e = getenv("STRATA_CLI");
 	return e && *e ? e : STRATA_CLI_PATH;
-}
-
-static const char *stratad_path(void)
-{
-	const char *e = getenv("STRATAD");
-	return e && *e ? e : STRATAD_PATH;
 }
 
 static char *path_in(const char *sub)
@@ -116,163 +111,27 @@ static int strata_in(const char *stdin_text, char **out, char **errout, ...)
 }
 #define strata(out, errout, ...) strata_in(NULL, out, errout, __VA_ARGS__, NULL)
 
-static bool daemon_answers(void)
-{
-	_cleanup_error_ struct st_error *e = NULL;
-	json_t *req = json_pack("{s:s}", "verb", "ping");
-	int r = st_client_call(sock, req, NULL, 0, NULL, NULL, NULL, &e);
-
-	json_decref(req);
-	return r == 0;
-}
-
-static void start_daemon(void)
-{
-	_cleanup_free_ char *conf = path_in("strata.conf"), *log = path_in("stratad.log");
-	_cleanup_free_ char *text = NULL;
-
-	cr_assert_geq(asprintf(&text,
-			       "CONF_DIR=\"%1$s/etc/ct\"\n"
-			       "SAMPLES_DIR=\"%1$s/etc/samples\"\n"
-			       "STATE_DIR=\"%1$s/state\"\n"
-			       "RUN_DIR=\"%1$s/run\"\n"
-			       "TEMPLATE_DIR=\"%1$s/templates\"\n"
-			       "PRIVATE_DIR=\"%1$s/private\"\n"
-			       "ROOT_DIR=\"%1$s/root\"\n"
-			       "SOCKET=\"%2$s\"\n"
-			       "CGROUP_SUBTREE=\"stcli-%3$d\"\n"
-			       "LOG_LEVEL=debug\n"
-			       "LOG_FILE=\"%1$s/stratad.log\"\n",
-			       tmp, sock, getpid()),
-		      0);
-	cr_assert_eq(tu_write_file(conf, text), 0);
-
-	daemon_pid = fork();
-	cr_assert_geq(daemon_pid, 0);
-	if (daemon_pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-
-		dup2(fd, 1);
-		dup2(fd, 2);
-		setsid();
-		execl(stratad_path(), "stratad", "--config", conf, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 200; i++) {
-		int status;
-
-		if (daemon_answers())
-			return;
-		if (waitpid(daemon_pid, &status, WNOHANG) == daemon_pid) {
-			_cleanup_free_ char *l = tu_read_file(log);
-			daemon_pid = -1;
-			cr_assert_fail("stratad exited at start (status %d):\n%s", status,
-				       l ? l : "");
-		}
-		usleep(50000);
-	}
-	cr_assert_fail("stratad did not answer on %s within 10 s", sock);
-}
-
-/* Unmount whatever the daemon left under tmp, deepest first. */
-static void umount_leftovers(void)
-{
-	for (int pass = 0; pass < 8; pass++) {
-		_cleanup_fclose_ FILE *f = fopen("/proc/self/mounts", "re");
-		char line[4096], *last = NULL;
-
-		if (!f)
-			return;
-		while (fgets(line, sizeof(line), f)) {
-			char dev[1024], mnt[2048];
-
-			if (sscanf(line, "%1023s %2047s", dev, mnt) == 2 &&
-			    strncmp(mnt, tmp, strlen(tmp)) == 0) {
-				free(last);
-				last = strdup(mnt);
-			}
-		}
-		if (!last)
-			return;
-		umount2(last, MNT_DETACH);
-		free(last);
-	}
-}
-
-static int rmdir_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	if (type == FTW_DP)
-		rmdir(path);
-	return 0;
-}
-
-/* The daemon's CGROUP_SUBTREE (stcli-PID) in every hierarchy, deepest first;
- * rmdir only, so a cgroup that still has tasks stays (and shows up). */
-static void rm_cgroups(void)
-{
-	_cleanup_closedir_ DIR *d = opendir("/sys/fs/cgroup");
-	struct dirent *e;
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		char path[512];
-
-		if (e->d_name[0] == '.')
-			continue;
-		if (snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/stcli-%d", e->d_name,
-			     getpid()) >= (int)sizeof(path))
-			continue;
-		nftw(path, rmdir_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-	}
-}
-
+/* The private daemon (tests/helpers/daemonutil), when root and stratad is
+ * built; the tests that need no daemon still get a temp dir for run(). */
 static void setup(void)
 {
-	if (!tu_is_root())
+	if (!tu_is_root() || access(STRATAD_PATH, X_OK) < 0)
 		return;
-	if (access(stratad_path(), X_OK) < 0)
-		return;
-	tmp = tu_tmpdir("stcli");
-	cr_assert_not_null(tmp);
-	/* the container's root is an unprivileged host uid: let it through */
-	cr_assert_eq(chmod(tmp, 0755), 0);
-	sock = path_in("strata.sock");
-	start_daemon();
+	du_setup(&(struct du_opts){ .prefix = "stcli" });
+	du_conf_addf("LOG_LEVEL=debug\n");
+	du_daemon_start();
+	tmp = du.tmp;
+	sock = du.sock;
 }
 
 static void teardown(void)
 {
-	if (daemon_pid > 0) {
-		/* containers first, through the CLI, whatever the test left */
-		for (int ct = 9201; ct <= 9203; ct++) {
-			char id[16];
-
-			snprintf(id, sizeof(id), "%d", ct);
-			strata(NULL, NULL, "-q", "stop", "--fast", id);
-			strata(NULL, NULL, "-q", "destroy", id);
-		}
-		kill(daemon_pid, SIGTERM);
-		for (int i = 0; i < 100; i++) {
-			if (waitpid(daemon_pid, NULL, WNOHANG) == daemon_pid) {
-				daemon_pid = -1;
-				break;
-			}
-			usleep(50000);
-		}
-		if (daemon_pid > 0) {
-			kill(daemon_pid, SIGKILL);
-			waitpid(daemon_pid, NULL, 0);
-		}
-		daemon_pid = -1;
-	}
-	rm_cgroups();
-	if (tmp) {
-		umount_leftovers();
+	if (du.tmp) {
+		du_teardown();
+	} else if (tmp) {
 		tu_rm_rf(tmp);
+		free(tmp);
 	}
-	free(tmp);
-	free(sock);
 	tmp = sock = NULL;
 }
 
@@ -280,9 +139,9 @@ static void need_daemon(void)
 {
 	if (!tu_is_root())
 		cr_skip_test("needs root");
-	if (access(stratad_path(), X_OK) < 0)
+	if (access(STRATAD_PATH, X_OK) < 0)
 		cr_skip_test("stratad is not built (%s): the daemon (runtime/) is not there yet",
-			     stratad_path());
+			     STRATAD_PATH);
 }
 
 /* A tiny template from the test rootfs, imported through the CLI, and one
@@ -429,7 +288,6 @@ Test(cli_e2e, lifecycle)
 	free(out), free(err);
 	cr_assert_eq(strata(&out, &err, "status", CT), 0, "%s", err);
 	cr_assert_str_eq(out, "CTID " CT " deleted unmounted down\n");
-	out = err = NULL;
 }
 
 Test(cli_e2e, exec2_passes_stdin)
@@ -498,7 +356,7 @@ Test(cli_e2e, set_save_mount_umount)
 
 	need_daemon();
 	make_ct(CT, false);
-	conf = path_in("etc/ct/" CT ".conf");
+	conf = path_in("ct/" CT ".conf");
 
 	cr_assert_eq(
 		strata(&out, &err, "set", CT, "--ram", "256M", "--hostname", "stcli-new", "--save"),
@@ -534,7 +392,6 @@ Test(cli_e2e, set_save_mount_umount)
 	free(out), free(err);
 	cr_assert_eq(strata(&out, &err, "exec2", CT, "hostname"), 0, "%s", err);
 	cr_assert_str_eq(out, "stcli-new\n");
-	out = err = NULL;
 }
 
 Test(cli_e2e, container_by_name)
