@@ -1,23 +1,28 @@
 #!/usr/bin/env bash
-# Density: N idle busybox containers with Strata, LXC and runc, one system
-# after the other (issue 4's figures). Root. Prints per-container figures and
-# ratios to Strata's.
+# Density: N idle busybox containers with Strata, LXC, runc and crun, one
+# system after the other (issue 4's figures). Root. Prints per-container
+# figures and ratios to Strata's.
 #
-#   bench/density.sh [N]            (default 500; SYSTEMS="strata lxc runc")
+#   bench/density.sh [N]            (default 500; SYSTEMS="strata lxc runc crun")
 #   PAR=4 bench/density.sh 200      (start with 4 clients at once)
 #
 # Each system's N containers run the same idle init: busybox init (Strata's
-# busybox template; for LXC and runc `/bin/init` over one shared busybox
+# busybox template; for LXC, runc and crun `/bin/init` over one shared busybox
 # rootfs with a one-line inittab), each in new pid, mount, uts, ipc and net
 # namespaces; Strata's and LXC's also in a user namespace where configured.
 #
 # Method, per system:
 #   1. prepare everything that is not a running container (Strata: daemon,
-#      template, N created containers; LXC: N configs; runc: N bundles);
+#      template, N created containers; LXC: N configs; runc, crun: N
+#      bundles);
 #   2. let the host settle (sync, 2 s), sample /proc/meminfo three times
 #      (MemAvailable and Slab, the median of each);
 #   3. start the N containers (Strata: `strata start`, LXC: `lxc-start -d`,
-#      runc: `runc run -d`), timed: "start/ct" is the wall time over N;
+#      runc: `runc run -d`, crun: `crun run -d`), timed: "start/ct" is the
+#      wall time over N; crun runs through `nsenter` into a private mount
+#      namespace where /sys/fs/cgroup shows only the v1 hierarchies (Debian
+#      12's crun refuses this hybrid host otherwise: bench/lib.sh), which
+#      adds about 1.5 ms to each of its starts;
 #   4. settle again and sample again. "host/ct" is the drop of MemAvailable
 #      over N: everything the host gave up for one running container. "own/ct"
 #      is what the containers' own processes hold themselves: the sum of
@@ -34,8 +39,9 @@
 #      the runtime that are not the containers' and were not there at the
 #      baseline (Strata: children of stratad outside the containers'
 #      cgroups and any other stratad -- the daemon's one host-wide lxcfs is
-#      there before; LXC: `lxc-start` monitors of ours; runc: runc
-#      processes of ours), with their RSS;
+#      there before; LXC: `lxc-start` monitors of ours; runc, crun: runc or
+#      crun processes of ours; crun's namespace holder, a `sleep`, is there
+#      before), with their RSS;
 #   6. stop and remove all N, timed.
 # The machine may be shared: MemAvailable moves with everyone's work, and
 # start times with the CPU load (the 1-minute load average before each
@@ -43,11 +49,12 @@
 #
 # Everything lives under $BENCH_DIR (default /tmp/stperf-density-PID), the
 # daemon's cgroup subtree is stperf-PID, the peers' containers are named
-# stperf-d-I; the EXIT/INT/TERM trap stops and removes all of it.
+# stperf-d-I (crun's stperf-d-cI); the EXIT/INT/TERM trap stops and removes
+# all of it.
 set -euo pipefail
 N=${1:-500}
 PAR=${PAR:-1}
-SYSTEMS=${SYSTEMS:-strata lxc runc}
+SYSTEMS=${SYSTEMS:-strata lxc runc crun}
 export BENCH_DIR=${BENCH_DIR:-/tmp/stperf-density-$$}
 export BENCH_SUBTREE=${BENCH_SUBTREE:-stperf-$$}
 export BENCH_NAME=${BENCH_NAME:-stperf-d}
@@ -59,6 +66,7 @@ CT0=94000 # Strata CTIDs 94000.. (inside the private daemon only)
 TOP=$BENCH_DIR
 SDIR=$TOP/strata # the private daemon's own BENCH_DIR
 RUNC_CG=/$BENCH_NAME-runc-$$
+CRUN_CG=/$BENCH_NAME-crun-$$
 
 # ---- helpers ----
 
@@ -252,10 +260,57 @@ run_runc() {
 	runc_cleanup
 }
 
+# ---- crun ----
+
+crun_helpers() {
+	local p
+	for p in $(pgrep -x crun); do
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "$BENCH_DIR" && echo "$p"
+	done
+	return 0
+}
+crun_cleanup() {
+	if [ -d "$BENCH_DIR/crun-density" ] && [ -n "${CRUN:-}" ]; then
+		local id
+		for id in $($CRUN --root "$BENCH_DIR/crun-density" list -q 2>/dev/null); do
+			$CRUN --root "$BENCH_DIR/crun-density" delete -f "$id" >/dev/null 2>&1 || true
+		done
+	fi
+	local d
+	for d in /sys/fs/cgroup/*"$CRUN_CG" /sys/fs/cgroup/*/*"$CRUN_CG"; do
+		[ -d "$d" ] && rmdir "$d" 2>/dev/null || true
+	done
+	bench_crun_stop
+	return 0
+}
+run_crun() {
+	local i b
+	bench_crun_works || {
+		echo "crun: does not run on this host, not even from a private mount namespace" >&2
+		return 0
+	}
+	mkdir -p "$BENCH_DIR/crun-density"
+	for i in $(seq "$N"); do
+		b=$BENCH_DIR/crun-bundles/$i
+		mkdir -p "$b"
+		sed -e 's|"/bin/true"|"/bin/init"|' \
+			-e "s|\"linux\": {|\"linux\": {\n\t\t\"cgroupsPath\": \"$CRUN_CG/$BENCH_NAME-c$i\",|" \
+			"$OCI/config.json" >"$b/config.json"
+	done
+	baseline crun_helpers
+	echo "crun: starting $N" >&2
+	R_START[crun]=$(run_n 1 $CRUN --root "$BENCH_DIR/crun-density" run -d -b "$BENCH_DIR/crun-bundles/{}" "$BENCH_NAME-c{}")
+	measure crun "/sys/fs/cgroup/pids$CRUN_CG/*" crun_helpers
+	echo "crun: stopping $N" >&2
+	R_STOP[crun]=$(run_n 1 $CRUN --root "$BENCH_DIR/crun-density" delete -f "$BENCH_NAME-c{}")
+	crun_cleanup
+}
+
 cleanup() {
 	trap - EXIT INT TERM
 	lxc_cleanup
 	runc_cleanup
+	crun_cleanup
 	BENCH_DIR=$SDIR bench_daemon_stop
 	rm -rf "$TOP"
 }
@@ -269,7 +324,8 @@ for s in $SYSTEMS; do
 	strata) run_strata ;;
 	lxc) command -v lxc-start >/dev/null && run_lxc || echo "lxc: not installed" >&2 ;;
 	runc) command -v runc >/dev/null && run_runc || echo "runc: not installed" >&2 ;;
-	*) bench_die "unknown system \`$s\` (strata, lxc, runc)" ;;
+	crun) command -v crun >/dev/null && run_crun || echo "crun: not installed" >&2 ;;
+	*) bench_die "unknown system \`$s\` (strata, lxc, runc, crun)" ;;
 	esac
 done
 

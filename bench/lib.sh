@@ -116,10 +116,72 @@ lxc.mount.auto = proc:mixed sys:ro
 CONF
 }
 
-# Whether crun runs here (Debian 12's refuses a hybrid host with hugetlb on cgroup2).
+# crun on this host. Debian 12's crun (1.8.1) refuses a hybrid layout whose
+# cgroup2 hierarchy holds any controller (here hugetlb, which no v1
+# hierarchy mounts): libcrun_cgroup_enter() (src/libcrun/cgroup.c) reads
+# /sys/fs/cgroup/unified/cgroup.controllers in CGROUP_MODE_HYBRID and fails
+# with "cgroups in hybrid mode not supported, drop all controllers from
+# cgroupv2" before it looks at the cgroup manager, so neither
+# --cgroup-manager=disabled nor a config without resources or cgroupsPath
+# helps. Its mode detection (libcrun_get_cgroup_mode(): statfs of
+# /sys/fs/cgroup, then of /sys/fs/cgroup/unified: cgroup2 there = hybrid,
+# anything else or nothing = legacy) is what the workaround uses: crun runs
+# in a private mount namespace (propagation private) whose /sys/fs/cgroup is
+# a fresh tmpfs with bind mounts of the v1 hierarchies only, a plain v1
+# host to crun, and puts its containers in the v1 hierarchies (they stay in
+# the cgroup2 root cgroup). (A tmpfs over just /sys/fs/cgroup/unified is not
+# enough: crun's v1 path then "enters" that directory for /proc/self/cgroup's
+# 0:: line and writes cgroup.procs files into the tmpfs until it is full.)
+# The host sees none of it: nothing of its /sys/fs/cgroup is unmounted,
+# moved or changed.
+#
+# bench_crun_works: whether crun runs here; sets CRUN to the command that
+# runs it (plain `crun` where it runs as it is, else `nsenter` into a
+# namespace as above, held by a sleeping process CRUN_NS_PID) and
+# CRUN_FLOOR to what that wrapper costs alone (empty for plain crun).
+# bench_crun_stop (trap it) ends the holder.
+CRUN_NS_PID=
 bench_crun_works() {
 	command -v crun >/dev/null || return 1
-	(cd "$OCI" && crun --root "$BENCH_DIR/crun" run "$BENCH_NAME-crun-probe" >/dev/null 2>&1)
+	CRUN=crun
+	CRUN_FLOOR=
+	if crun --root "$BENCH_DIR/crun" run -b "$OCI" "$BENCH_NAME-crun-probe" >/dev/null 2>&1; then
+		return 0
+	fi
+	mkdir -p "$BENCH_DIR/crun-stage"
+	# shellcheck disable=SC2016
+	unshare -m --propagation private sh -c '
+		set -e
+		stage=$1
+		mount --rbind /sys/fs/cgroup "$stage"
+		mount -t tmpfs -o mode=0755,size=64k strata-bench-v1only /sys/fs/cgroup
+		for d in "$stage"/*; do
+			n=${d##*/}
+			if [ -L "$d" ]; then
+				ln -s "$(readlink "$d")" "/sys/fs/cgroup/$n"
+			elif [ "$(stat -f -c %T "$d")" = cgroupfs ]; then
+				mkdir "/sys/fs/cgroup/$n"
+				mount --bind "$d" "/sys/fs/cgroup/$n"
+			fi
+		done
+		umount -l "$stage"
+		exec sleep infinity' sh "$BENCH_DIR/crun-stage" &
+	CRUN_NS_PID=$!
+	for _ in $(seq 50); do
+		[ "$(readlink "/proc/$CRUN_NS_PID/exe" 2>/dev/null)" = "$(readlink -f "$(command -v sleep)")" ] && break
+		sleep 0.05
+	done
+	CRUN="nsenter -t $CRUN_NS_PID -m crun"
+	CRUN_FLOOR="nsenter -t $CRUN_NS_PID -m /bin/true"
+	$CRUN --root "$BENCH_DIR/crun" run -b "$OCI" "$BENCH_NAME-crun-probe" >/dev/null 2>&1 && return 0
+	bench_crun_stop
+	return 1
+}
+bench_crun_stop() {
+	[ -n "$CRUN_NS_PID" ] || return 0
+	kill "$CRUN_NS_PID" 2>/dev/null || true
+	wait "$CRUN_NS_PID" 2>/dev/null || true
+	CRUN_NS_PID=
 }
 
 # bench_hyperfine NAME ARGS...: run hyperfine, print its table, and then

@@ -6,11 +6,15 @@
 #
 # 1. start: `strata start` of an existing busybox container until its init
 #    runs, against `runc run`, `lxc-start -F`, `lxc-execute`, `systemd-nspawn`
-#    and the kernel's floor `unshare -fpmiun --mount-proc` running /bin/true
-#    (crun too where it runs on this host).
+#    and the kernel's floor `unshare -fpmiun --mount-proc` running /bin/true;
+#    and `crun run`: on this hybrid host Debian 12's crun runs only from a
+#    private mount namespace that hides the cgroup2 mount (bench/lib.sh,
+#    bench_crun_works), entered with `nsenter` for each run; that wrapper's
+#    own cost is measured alone (`nsenter -t PID -m /bin/true`).
 # 2. lifecycle: create, start, stop, destroy of a container, against the
 #    peers' whole run of /bin/true.
-# 3. exec: `strata exec2 CT true` against `nsenter` and `lxc-attach`.
+# 3. exec: `strata exec2 CT true` against `nsenter`, `lxc-attach`,
+#    `runc exec` and `crun exec` (each into a running container of its own).
 set -euo pipefail
 RUNS=${1:-30}
 . "$(dirname "$0")/lib.sh"
@@ -21,9 +25,14 @@ for t in hyperfine runc lxc-start lxc-execute lxc-attach systemd-nspawn unshare 
 done
 
 LXCPATH=
+CRUN=
+# the peers' containers first: bench_daemon_stop removes $BENCH_DIR, their state
 cleanup() {
-	bench_daemon_stop
 	[ -z "$LXCPATH" ] || lxc-stop -k -n $LXC_CT -P "$LXCPATH" >/dev/null 2>&1 || true
+	runc --root "$BENCH_DIR/runc" delete -f "$BENCH_NAME-runc-exec" >/dev/null 2>&1 || true
+	[ -z "$CRUN" ] || $CRUN --root "$BENCH_DIR/crun" delete -f "$BENCH_NAME-crun-exec" >/dev/null 2>&1 || true
+	bench_crun_stop
+	bench_daemon_stop
 }
 trap cleanup EXIT
 bench_build
@@ -40,9 +49,11 @@ peers=(
 	"unshare -fpmiun --mount-proc true"
 )
 if bench_crun_works; then
-	peers=("crun --root $BENCH_DIR/crun run -b $OCI $BENCH_NAME-crun" "${peers[@]}")
+	peers=("$CRUN --root $BENCH_DIR/crun run -b $OCI $BENCH_NAME-crun" "${peers[@]}")
+	[ -z "$CRUN_FLOOR" ] || peers+=("$CRUN_FLOOR")
 else
-	echo "crun: not run (Debian 12's crun refuses this host's hybrid cgroup layout)" >&2
+	CRUN=
+	echo "crun: not run (it does not run on this host even from a private mount namespace)" >&2
 fi
 
 # START_PAUSE (s, default 0.2) after the stop: a start right behind a stop
@@ -77,5 +88,16 @@ lxc-start -d -n $LXC_CT -P "$LXCPATH" -- /bin/sleep 1000
 exec_peers=("lxc-attach -n $LXC_CT -P $LXCPATH -- /bin/true")
 if [ -n "$pid" ] && [ "$pid" -gt 0 ] 2>/dev/null; then
 	exec_peers+=("nsenter -a -t $pid /bin/true")
+fi
+# the OCI peers exec into a container of their own running sleep
+OCI_SLEEP=$BENCH_DIR/oci-sleep
+mkdir -p "$OCI_SLEEP"
+sed -e 's|"/bin/true"|"/bin/sleep", "1000"|' "$OCI/config.json" >"$OCI_SLEEP/config.json"
+runc --root "$BENCH_DIR/runc" run -d -b "$OCI_SLEEP" "$BENCH_NAME-runc-exec" >/dev/null
+exec_peers+=("runc --root $BENCH_DIR/runc exec $BENCH_NAME-runc-exec /bin/true")
+if [ -n "$CRUN" ]; then
+	$CRUN --root "$BENCH_DIR/crun" run -d -b "$OCI_SLEEP" "$BENCH_NAME-crun-exec" >/dev/null
+	exec_peers+=("$CRUN --root $BENCH_DIR/crun exec $BENCH_NAME-crun-exec /bin/true")
+	[ -z "$CRUN_FLOOR" ] || exec_peers+=("$CRUN_FLOOR")
 fi
 bench_hyperfine exec -r "$RUNS" -w 3 -n "strata exec2" "$STRATA exec2 101 true" "${exec_peers[@]}"

@@ -20,7 +20,7 @@ PKGS=(
 	criu squashfs-tools squashfuse fuse3 busybox-static debootstrap zstd
 	iproute2 uidmap lxcfs
 	# tests and benchmarks
-	hyperfine iperf3 runc lxc systemd-container psmisc procps git
+	hyperfine iperf3 runc crun lxc systemd-container psmisc procps git
 )
 
 missing=()
