@@ -159,6 +159,12 @@ int ksal_criu_in_helper(criu_opts *o, int (*call)(criu_opts *o), const struct ks
 				_exit(r);
 		}
 		r = call(o);
+		/* libcriu may return before criu swrk is done (a failed
+		 * notification closes the socket, and CRIU then resumes the
+		 * tasks and puts back the freezer state it found): answer
+		 * only when it has exited */
+		while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+			;
 		_exit(write(wr, &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 1);
 	}
 	setpgid(pid, pid); /* also here: no window where a kill misses swrk */

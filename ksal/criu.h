@@ -61,7 +61,8 @@ struct ksal_criu_helper {
  * call(o) (criu_local_dump, criu_local_check...) in a forked helper that
  * leads its own process group (criu swrk is its child, in that group), with
  * stdin, stdout and stderr on /dev/null, so nothing CRIU prints reaches the
- * caller's. On timeout the whole group is killed. *result is the call's
+ * caller's. The helper answers only once every child of its (criu swrk)
+ * has exited. On timeout the whole group is killed. *result is the call's
  * return value. Returns 0, -ETIMEDOUT, -EIO (the helper died without an
  * answer), or -errno.
  */

@@ -14,12 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <criu/criu.h>
+#include <linux/magic.h>
 
 #include "ksal/cleanup.h"
 #include "ksal/criu.h"
@@ -33,14 +36,6 @@
 
 static const char *const irmap_paths[] = { "/etc",	   "/usr/share/dbus-1", "/usr/lib/systemd",
 					   "/lib/systemd", "/run/systemd",	"/var/lib" };
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static void criu_opts_freep(criu_opts **o)
 {
@@ -68,7 +63,73 @@ struct criu_prepare {
 	const char *dir;
 	int dirfd;
 	int keep_fd;
+	bool kdat_cache; /* /run is no tmpfs and nothing CRIU needs lies under it */
+	const struct ckpt_commit *commit; /* dump only */
 };
+
+/* libcriu's notify callback takes no data: the helper's own copy. */
+static const struct ckpt_commit *helper_commit;
+
+static int criu_notify(char *action, criu_notify_arg_t na)
+{
+	const struct ckpt_commit *c = helper_commit;
+
+	(void)na;
+	if (!c)
+		return 0;
+	if (!strcmp(action, "pre-dump") && c->cg) {
+		/* Freeze here, after CRIU's own start: the tasks stop only
+		 * for the dump itself. CRIU polls freezer.state every 100 ms,
+		 * ksal much more often; CRIU then finds the cgroup frozen,
+		 * dumps, and leaves the thaw (which lets the killed tasks
+		 * die) to the caller. */
+		double t0 = ckpt_now_ms();
+
+		if (ksal_cgroup_freeze(c->cg, true, NULL) < 0)
+			return -1;
+		c->sh->frozen_at = t0;
+		c->sh->freeze_ms = ckpt_now_ms() - t0;
+		return 0;
+	}
+	if (!strcmp(action, "post-dump"))
+		return ckpt_commit_images(c);
+	return 0;
+}
+
+/* Where CRIU keeps its kernel-features cache (kerndat) when /run is not a
+ * tmpfs: it only keeps it on one. Cleared with /dev/shm at boot, as /run. */
+#define CKPT_KDAT_DIR "/dev/shm/strata-criu"
+
+/*
+ * CRIU probes the kernel (about 30 ms here: a network namespace, a veth,
+ * vDSO, CPU) at every start unless /run/criu.kdat exists, which it writes
+ * only on a tmpfs. Where /run is not one (no systemd), give this helper's
+ * mount namespace a /run of its own on a tmpfs that lasts: CRIU then pays
+ * the probe once per boot. Only when nothing CRIU is given lies under /run.
+ */
+static bool run_is_tmpfs(void)
+{
+	struct statfs s;
+
+	return statfs("/run", &s) == 0 && s.f_type == TMPFS_MAGIC;
+}
+
+static bool under_run(const char *path)
+{
+	return path && (!strcmp(path, "/run") || !strncmp(path, "/run/", 5));
+}
+
+static void kdat_cache_mount(void)
+{
+	struct stat st;
+
+	if (mkdir(CKPT_KDAT_DIR, 0700) < 0 && errno != EEXIST)
+		return;
+	if (lstat(CKPT_KDAT_DIR, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & 0077))
+		return;
+	mount(CKPT_KDAT_DIR, "/run", NULL, MS_BIND, NULL);
+}
 
 /* In the helper, before libcriu's dump or restore. */
 static int criu_prepare(void *data)
@@ -81,6 +142,8 @@ static int criu_prepare(void *data)
 	 * yard) goes with it even when it is killed half way. */
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
 		return 3;
+	if (c->kdat_cache)
+		kdat_cache_mount();
 	/* CRIU mounts in its work dir: reopen it in this namespace,
 	 * under the number libcriu passes */
 	fd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -90,6 +153,9 @@ static int criu_prepare(void *data)
 	/* an fd CRIU is to hand to the restored tasks stays open for it */
 	if (c->keep_fd >= 0 && fcntl(c->keep_fd, F_SETFD, 0) < 0)
 		return 2;
+	helper_commit = c->commit;
+	if (c->commit)
+		ckpt_wb_kick_start(c->commit->dirfd);
 	return 0;
 }
 
@@ -98,17 +164,18 @@ static int criu_prepare(void *data)
  * group, criu swrk included, is killed. *res is libcriu's return value
  * (restore: the restored init's pid). Returns 0, -ETIMEDOUT, or -errno.
  */
-static int criu_call(criu_opts *o, enum ckpt_op op, int timeout_ms, const char *dir, int dirfd,
-		     int keep_fd, int *res)
+static int criu_call(criu_opts *o, enum ckpt_op op, int timeout_ms, const struct criu_prepare *c,
+		     int *res)
 {
-	struct criu_prepare c = { .dir = dir, .dirfd = dirfd, .keep_fd = keep_fd };
 	const struct ksal_criu_helper h = {
 		.what = op == CKPT_DUMP ? "dump" : "restore",
 		.timeout_ms = timeout_ms,
 		.prepare = criu_prepare,
-		.data = &c,
+		.data = (void *)c,
 	};
 
+	if (c->commit)
+		criu_local_set_notify_cb(o, criu_notify);
 	return ksal_criu_in_helper(o, op == CKPT_DUMP ? criu_local_dump : criu_local_restore, &h,
 				   res);
 }
@@ -157,10 +224,10 @@ static int fail_criu(struct st_error **err, int exit_code, const char *what, int
 
 static int wait_empty(struct ksal_cgroup *cg, int timeout_ms)
 {
-	double end = now_ms() + timeout_ms;
+	double end = ckpt_now_ms() + timeout_ms;
 
 	while (!ksal_cgroup_is_empty(cg)) {
-		if (now_ms() > end)
+		if (ckpt_now_ms() > end)
 			return -ETIMEDOUT;
 		usleep(2000);
 	}
@@ -188,10 +255,10 @@ static int console_key(int fd, char *buf, size_t len)
  * kernel tears down a moment after the last task died. */
 static bool wait_link_gone(const char *ifname, int timeout_ms)
 {
-	double end = now_ms() + timeout_ms;
+	double end = ckpt_now_ms() + timeout_ms;
 
 	while (if_nametoindex(ifname) > 0) {
-		if (now_ms() > end)
+		if (ckpt_now_ms() > end)
 			return false;
 		usleep(2000);
 	}
@@ -200,17 +267,59 @@ static bool wait_link_gone(const char *ifname, int timeout_ms)
 
 /* ---- dump ---- */
 
+/* Running (a zombie or no such pid: not). */
+static bool pid_alive(pid_t pid)
+{
+	char path[64], buf[512];
+	_cleanup_close_ int fd = -EBADF;
+	ssize_t n;
+	char *rp;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+}
+
+static void shared_unmap(struct ckpt_shared **sh)
+{
+	if (*sh && *sh != MAP_FAILED)
+		munmap(*sh, sizeof(**sh));
+	*sh = NULL;
+}
+
+/* May CRIU run with a /run of its own (see kdat_cache_mount)? */
+static bool kdat_cache_ok(const struct ct_ckpt_params *p, const struct ckpt_ext *ext, size_t n,
+			  const char *criu, const char *console_path)
+{
+	if (run_is_tmpfs() || under_run(p->images_dir) || under_run(p->root) || under_run(criu) ||
+	    under_run(console_path))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (under_run(ext[i].host_path))
+			return false;
+	return true;
+}
+
 static int dump_once(const struct ct_ckpt_params *p, struct ct_ckpt_result *r,
 		     struct st_error **err)
 {
 	_cleanup_free_ char *tmp = NULL, *old = NULL, *log = NULL, *kept = NULL, *ext_arg = NULL;
+	_cleanup_free_ char *marker = NULL, *final_log = NULL;
 	_cleanup_criu_opts_ criu_opts *o = NULL;
 	_cleanup_close_ int dirfd = -EBADF;
 	__attribute__((cleanup(ckpt_ext_free_on_exit))) struct ckpt_ext_list ext = { NULL, 0 };
+	__attribute__((cleanup(shared_unmap))) struct ckpt_shared *sh = NULL;
 	struct ct_ckpt_result dummy;
 	const char *ctid = p->ctid ? p->ctid : "?";
 	int timeout = p->timeout_ms > 0 ? p->timeout_ms : CT_CKPT_TIMEOUT_MS_DEFAULT;
-	double t0 = now_ms(), t1;
+	double t0 = ckpt_now_ms(), t1, t2;
 	int rc, res = 0;
 
 	if (!r)
@@ -227,8 +336,15 @@ static int dump_once(const struct ct_ckpt_params *p, struct ct_ckpt_result *r,
 	if (asprintf(&tmp, "%s.tmp", p->images_dir) < 0 ||
 	    asprintf(&old, "%s.old", p->images_dir) < 0 ||
 	    asprintf(&log, "%s.tmp/%s", p->images_dir, CT_CKPT_DUMP_LOG) < 0 ||
-	    asprintf(&kept, "%s.%s", p->images_dir, CT_CKPT_DUMP_LOG) < 0)
+	    asprintf(&final_log, "%s/%s", p->images_dir, CT_CKPT_DUMP_LOG) < 0 ||
+	    asprintf(&kept, "%s.%s", p->images_dir, CT_CKPT_DUMP_LOG) < 0 ||
+	    asprintf(&marker, "ctid %s\npid %d\n", ctid, (int)p->init_pid) < 0)
 		return st_error_set(err, ENOMEM, "checkpoint %s", ctid);
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED) {
+		sh = NULL;
+		return st_error_set(err, errno, "checkpoint %s: shared page", ctid);
+	}
 
 	/* a fresh temporary image dir */
 	rc = ckpt_rm_rf(tmp);
@@ -312,87 +428,82 @@ static int dump_once(const struct ct_ckpt_params *p, struct ct_ckpt_result *r,
 	}
 
 	st_debug("checkpoint %s: dumping init %d into %s", ctid, (int)p->init_pid, tmp);
-	t1 = now_ms();
-	/* Freeze here: CRIU polls freezer.state every 100 ms, ksal much more
-	 * often. CRIU then finds it frozen, dumps, kills, and leaves the thaw
-	 * (which lets the killed tasks die) to us. */
-	if (p->cg && ksal_cgroup_freeze(p->cg, true, err) < 0) {
-		ksal_cgroup_freeze(p->cg, false, NULL);
-		ckpt_rm_rf(tmp);
-		if (*err)
-			(*err)->exit_code = ST_EXIT_CHKPNT;
-		return st_error_prefix(err, "checkpoint %s", ctid);
+	t1 = ckpt_now_ms();
+	{
+		const struct ckpt_commit commit = { .cg = p->cg,
+						    .dirfd = dirfd,
+						    .tmp = tmp,
+						    .final = p->images_dir,
+						    .old = old,
+						    .root = p->root,
+						    .marker = marker,
+						    .sh = sh };
+		const struct criu_prepare c = {
+			.dir = tmp,
+			.dirfd = dirfd,
+			.keep_fd = -1,
+			.kdat_cache =
+				kdat_cache_ok(p, ext.v, ext.n, ksal_criu_path(p->criu_path), NULL),
+			.commit = &commit,
+		};
+
+		rc = criu_call(o, CKPT_DUMP, timeout, &c, &res);
 	}
-	r->freeze_ms = now_ms() - t1;
-	rc = criu_call(o, CKPT_DUMP, timeout, tmp, dirfd, -1, &res);
-	r->criu_ms = now_ms() - t1 - r->freeze_ms;
-	if (rc == 0 && res >= 0 && p->cg) {
+	r->criu_ms = ckpt_now_ms() - t1;
+	r->freeze_ms = sh->freeze_ms;
+	/* a dump answers 0; a failed notification ends libcriu's call with
+	 * the callback's nonzero value */
+	if (rc < 0 || res != 0) {
+		_cleanup_error_ struct st_error *e2 = NULL;
+		bool gone;
+
+		/* CRIU resumes what it seized when it fails; the freeze is ours */
+		if (p->cg && ksal_cgroup_freeze(p->cg, false, &e2) < 0)
+			st_warn("checkpoint %s: thaw: %s", ctid, e2->msg);
+		/* committed, then failed: were the tasks killed after all? */
+		gone = sh->committed && (usleep(100000), !pid_alive(p->init_pid));
+		if (sh->committed && gone) {
+			st_warn("checkpoint %s: CRIU failed after the images were complete and the "
+				"tasks are gone: keeping the checkpoint in `%s`",
+				ctid, p->images_dir);
+		} else {
+			if (sh->committed) { /* the container runs on: no checkpoint */
+				rename(final_log, kept);
+				ckpt_rm_rf(p->images_dir);
+				if (access(old, F_OK) == 0)
+					rename(old, p->images_dir);
+			} else {
+				rename(log, kept);
+			}
+			if (sh->err)
+				st_error_setx(err, ST_EXIT_CHKPNT, sh->err,
+					      "checkpoint %s: %s (the container runs on)", ctid,
+					      sh->msg);
+			else
+				fail_criu(err, ST_EXIT_CHKPNT, "dump", rc, res, kept, kept);
+			ckpt_rm_rf(tmp);
+			if (sh->err)
+				return -1;
+			return st_error_prefix(err, "checkpoint %s", ctid);
+		}
+	}
+	/* the images are durable in images_dir; thawing lets the killed
+	 * tasks die */
+	t1 = ckpt_now_ms();
+	if (p->cg) {
 		_cleanup_error_ struct st_error *e2 = NULL;
 		if (ksal_cgroup_freeze(p->cg, false, &e2) < 0)
 			st_warn("checkpoint %s: thaw after the dump: %s", ctid, e2->msg);
-		r->frozen_ms = now_ms() - t1;
 	}
-	if (rc < 0 || res < 0) {
-		/* CRIU thaws what it froze when it fails before killing; make
-		 * sure, and keep its log beside the (removed) images */
-		if (p->cg) {
-			_cleanup_error_ struct st_error *e2 = NULL;
-			if (ksal_cgroup_freeze(p->cg, false, &e2) < 0)
-				st_warn("checkpoint %s: thaw: %s", ctid, e2->msg);
-		}
-		rename(log, kept);
-		fail_criu(err, ST_EXIT_CHKPNT, "dump", rc, res, kept, kept);
-		ckpt_rm_rf(tmp);
-		return st_error_prefix(err, "checkpoint %s", ctid);
-	}
+	if (sh->frozen_at > 0)
+		r->frozen_ms = ckpt_now_ms() - sh->frozen_at;
+	r->sync_ms = sh->sync_ms;
 	ckpt_stats_read(dirfd, true, r);
-	ckpt_images_open_up(dirfd);
-
-	/* the marker last: only a complete dump has it */
-	{
-		_cleanup_close_ int mfd = openat(dirfd, CT_CKPT_MARKER,
-						 O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		_cleanup_free_ char *text = NULL;
-		int len = asprintf(&text, "ctid %s\npid %d\n", ctid, (int)p->init_pid);
-
-		if (mfd < 0 || len < 0 || write(mfd, text, (size_t)len) != len) {
-			/* CRIU has killed the tasks: keep what it wrote */
-			int e = mfd < 0 ? errno : EIO;
-			return st_error_setx(
-				err, ST_EXIT_CHKPNT, e,
-				"checkpoint %s: write `%s/%s`; the images are in `%s`: "
-				"rename it to `%s` and create that file to resume",
-				ctid, tmp, CT_CKPT_MARKER, tmp, p->images_dir);
-		}
-	}
 	r->image_bytes = ckpt_dir_bytes(dirfd);
-	if (p->durable && syncfs(dirfd) < 0) /* the images are whole in the page cache */
-		st_warn("checkpoint %s: sync `%s`: %s", ctid, tmp, strerror(errno));
-	ckpt_rm_rf(old);
-	if (access(p->images_dir, F_OK) == 0 && rename(p->images_dir, old) < 0)
-		return st_error_setx(
-			err, ST_EXIT_CHKPNT, errno,
-			"checkpoint %s: move the previous checkpoint away; the new one "
-			"is in `%s`",
-			ctid, tmp);
-	if (rename(tmp, p->images_dir) < 0)
-		return st_error_setx(err, ST_EXIT_CHKPNT, errno,
-				     "checkpoint %s: rename `%s` to `%s`", ctid, tmp,
-				     p->images_dir);
 	ckpt_rm_rf(old);
 	unlink(kept);
-	if (p->durable) { /* the renames too */
-		_cleanup_free_ char *parent = strdup(p->images_dir);
-		char *slash = parent ? strrchr(parent, '/') : NULL;
-		_cleanup_close_ int pfd = -EBADF;
 
-		if (slash && slash != parent)
-			*slash = '\0';
-		pfd = parent ? open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -EBADF;
-		if (pfd >= 0)
-			fsync(pfd);
-	}
-
+	t2 = ckpt_now_ms();
 	if (p->cg && !p->leave_running && wait_empty(p->cg, CKPT_EMPTY_WAIT_MS) < 0) {
 		_cleanup_error_ struct st_error *e2 = NULL;
 		st_warn("checkpoint %s: tasks left after the dump, killing them", ctid);
@@ -401,9 +512,12 @@ static int dump_once(const struct ct_ckpt_params *p, struct ct_ckpt_result *r,
 	if (p->veth_host && !p->leave_running && !wait_link_gone(p->veth_host, 5000))
 		st_warn("checkpoint %s: host veth `%s` still there after the dump", ctid,
 			p->veth_host);
-	r->total_ms = now_ms() - t0;
-	st_info("checkpoint %s: %.0f ms (CRIU %.0f ms, frozen %.0f ms), %llu bytes in %s", ctid,
-		r->total_ms, r->criu_ms, (double)r->frozen_us / 1000.0,
+	r->total_ms = ckpt_now_ms() - t0;
+	st_debug("checkpoint %s: after CRIU: thaw %.1f ms, tasks and veth gone %.1f ms", ctid,
+		 t2 - t1, ckpt_now_ms() - t2);
+	st_info("checkpoint %s: %.0f ms (CRIU %.0f ms of which sync %.0f ms, frozen %.0f ms), "
+		"%llu bytes in %s",
+		ctid, r->total_ms, r->criu_ms, r->sync_ms, r->frozen_ms,
 		(unsigned long long)r->image_bytes, p->images_dir);
 	return 0;
 }
@@ -448,7 +562,7 @@ int ct_checkpoint_restore(const struct ct_ckpt_params *p, struct ct_ckpt_result 
 	struct ct_ckpt_result dummy;
 	const char *ctid = p->ctid ? p->ctid : "?";
 	int timeout = p->timeout_ms > 0 ? p->timeout_ms : CT_CKPT_TIMEOUT_MS_DEFAULT;
-	double t0 = now_ms(), t1;
+	double t0 = ckpt_now_ms(), t1;
 	int rc, res = 0, pidfd;
 	struct stat st;
 
@@ -526,10 +640,19 @@ int ct_checkpoint_restore(const struct ct_ckpt_params *p, struct ct_ckpt_result 
 	if (p->veth_host && !wait_link_gone(p->veth_host, 2000))
 		st_warn("restore %s: host veth `%s` exists already", ctid, p->veth_host);
 	st_debug("restore %s: from %s into %s", ctid, p->images_dir, p->root);
-	t1 = now_ms();
-	rc = criu_call(o, CKPT_RESTORE, timeout, p->images_dir, dirfd, console ? p->console_fd : -1,
-		       &res);
-	r->criu_ms = now_ms() - t1;
+	t1 = ckpt_now_ms();
+	{
+		const struct criu_prepare c = {
+			.dir = p->images_dir,
+			.dirfd = dirfd,
+			.keep_fd = console ? p->console_fd : -1,
+			.kdat_cache = kdat_cache_ok(p, ext.v, ext.n, ksal_criu_path(p->criu_path),
+						    console ? console_path : NULL),
+		};
+
+		rc = criu_call(o, CKPT_RESTORE, timeout, &c, &res);
+	}
+	r->criu_ms = ckpt_now_ms() - t1;
 	if (rc < 0 || res <= 0) {
 		/* a half-restored tree must not stay */
 		if (p->cg) {
@@ -554,7 +677,7 @@ int ct_checkpoint_restore(const struct ct_ckpt_params *p, struct ct_ckpt_result 
 	}
 	r->pidfd = pidfd;
 	ckpt_stats_read(dirfd, false, r);
-	r->total_ms = now_ms() - t0;
+	r->total_ms = ckpt_now_ms() - t0;
 	st_info("restore %s: init %d in %.0f ms (CRIU %.0f ms)", ctid, (int)r->pid, r->total_ms,
 		r->criu_ms);
 	return 0;

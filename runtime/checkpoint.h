@@ -4,8 +4,9 @@
  * service binary from ksal_criu_path()). Plain functions over plain
  * parameters: they know no daemon structure.
  *
- * Dump (suspend): the container's freezer cgroup is frozen (here: CRIU polls
- * freezer.state only every 100 ms), the tree is dumped from its init with
+ * Dump (suspend): once CRIU has started (its pre-dump notification) the
+ * container's freezer cgroup is frozen (here: CRIU polls freezer.state only
+ * every 100 ms), the tree is dumped from its init with
  * cgroups (soft mode), established TCP, file locks, link-remap and its
  * network namespace (lo must be up in the caller's: CRIU probes TCP repair
  * there); the veth's container end is
@@ -13,8 +14,12 @@
  * container (device-node binds, /dev/null over masked files, host binds such
  * as the init) is declared external, found from /proc/PID/mountinfo and
  * recorded in the images (file `strata-ext`) so the restore needs no list.
- * Images go to `<images_dir>.tmp` and are renamed to images_dir only when
- * CRIU finished; a complete image dir holds the marker `strata-ckpt`.
+ * Images go to `<images_dir>.tmp`. In CRIU's post-dump notification, with
+ * every image written and the tasks still frozen, the marker `strata-ckpt`
+ * is added, the images' filesystem and the container's upper layer are
+ * synced (syncfs), the dir is renamed to images_dir and its parent fsynced;
+ * only then does CRIU kill the tasks: a crash at any moment leaves either a
+ * running container or a complete checkpoint on disk.
  * On failure the tasks are thawed and keep running, the temporary images are
  * removed, CRIU's log is kept as `<images_dir>.dump.log` and the error
  * carries its last error lines.
@@ -83,9 +88,6 @@ struct ct_ckpt_params {
 	int timeout_ms;	    /* each CRIU step; 0: CT_CKPT_TIMEOUT_MS_DEFAULT */
 	int log_level;	    /* CRIU's, 0: 4 (debug: what a field problem needs) */
 	bool leave_running; /* dump only: keep the container running (no kill) */
-	/* dump only: syncfs the images before they are renamed into place
-	 * (host shutdown); otherwise they may sit in the page cache */
-	bool durable;
 };
 
 struct ct_ckpt_result {
@@ -99,6 +101,7 @@ struct ct_ckpt_result {
 	double criu_ms;	      /* the CRIU request itself */
 	double freeze_ms;     /* dump: freezing the cgroup */
 	double frozen_ms;     /* dump: from the freeze until the killed tree is thawed */
+	double sync_ms;	      /* dump: making the images durable (within frozen_ms) */
 	uint64_t freezing_us; /* CRIU stats: time to freeze */
 	uint64_t frozen_us;   /* dump: frozen until killed; restore: restore time */
 	uint64_t memdump_us;  /* dump: memory dump */
@@ -117,6 +120,9 @@ int ct_checkpoint_restore(const struct ct_ckpt_params *p, struct ct_ckpt_result 
 bool ct_checkpoint_exists(const char *images_dir);
 /* Remove a checkpoint (and a stale `.tmp`); a missing one is not an error. */
 int ct_checkpoint_remove(const char *images_dir, struct st_error **err);
+/* The same without waiting: images_dir is renamed away at once and removed
+ * by a forked child (the caller reaps it, or its subreaper does). */
+int ct_checkpoint_remove_async(const char *images_dir, struct st_error **err);
 
 /* The tail of a CRIU log: its last `max` lines starting with "Error", else
  * its last `max` lines, joined with "; ". malloc'd, NULL if unreadable. */

@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What a checkpoint leaves on disk: the image directory and its small
- * files, CRIU's log and its stats image (see checkpoint.h). */
+ * files, how it is made durable before the tasks die, CRIU's log and its
+ * stats image (see checkpoint.h). */
 #include <ctype.h>
+#include <pthread.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <glob.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ksal/cleanup.h"
@@ -111,6 +116,21 @@ bool ct_checkpoint_exists(const char *images_dir)
 	return access(m, F_OK) == 0;
 }
 
+/* Leftovers of removals in the background that a crash cut short. */
+static void remove_gone(const char *images_dir)
+{
+	_cleanup_free_ char *pattern = NULL;
+	glob_t g;
+
+	if (asprintf(&pattern, "%s.gone.*", images_dir) < 0)
+		return;
+	if (glob(pattern, GLOB_NOSORT, NULL, &g) != 0)
+		return;
+	for (size_t i = 0; i < g.gl_pathc; i++)
+		ckpt_rm_rf(g.gl_pathv[i]);
+	globfree(&g);
+}
+
 int ct_checkpoint_remove(const char *images_dir, struct st_error **err)
 {
 	_cleanup_free_ char *tmp = NULL;
@@ -119,9 +139,34 @@ int ct_checkpoint_remove(const char *images_dir, struct st_error **err)
 	if (asprintf(&tmp, "%s.tmp", images_dir) < 0)
 		return st_error_set(err, ENOMEM, "remove checkpoint `%s`", images_dir);
 	ckpt_rm_rf(tmp);
+	remove_gone(images_dir);
 	r = ckpt_rm_rf(images_dir);
 	if (r < 0)
 		return st_error_set(err, -r, "remove checkpoint `%s`", images_dir);
+	return 0;
+}
+
+int ct_checkpoint_remove_async(const char *images_dir, struct st_error **err)
+{
+	static unsigned seq;
+	_cleanup_free_ char *gone = NULL;
+	pid_t pid;
+
+	/* out of the way at once: images_dir no longer holds a checkpoint */
+	if (asprintf(&gone, "%s.gone.%d.%u", images_dir, (int)getpid(), seq++) < 0)
+		return ct_checkpoint_remove(images_dir, err);
+	if (rename(images_dir, gone) < 0)
+		return errno == ENOENT ? 0 : ct_checkpoint_remove(images_dir, err);
+	pid = fork();
+	if (pid < 0) {
+		ckpt_rm_rf(gone);
+		return 0;
+	}
+	if (pid == 0) {
+		(void)!nice(10);
+		_exit(ckpt_rm_rf(gone) < 0 ? 1 : 0);
+	}
+	st_debug("removing checkpoint `%s` in the background (pid %d)", gone, (int)pid);
 	return 0;
 }
 
@@ -190,6 +235,163 @@ done:
 	free(err_lines);
 	free(all);
 	return out;
+}
+
+/* ---- making a dump durable (run in the CRIU helper) ---- */
+
+double ckpt_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/*
+ * While CRIU writes the memory images, a thread of the helper starts their
+ * writeback every few ms (sync_file_range WRITE: it waits for nothing), so
+ * the disk works alongside CRIU and the sync at post-dump has only the tail
+ * left to wait for.
+ */
+#define CKPT_WB_KICK_MS 5
+
+struct wb_kick {
+	pthread_t thread;
+	int dirfd;
+	atomic_bool stop;
+	bool running;
+};
+
+static struct wb_kick helper_wb = { .dirfd = -1 };
+
+static void wb_kick_once(int dirfd)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		_cleanup_close_ int f = -EBADF;
+
+		if (strncmp(de->d_name, "pages-", 6))
+			continue;
+		f = openat(dirfd, de->d_name, O_RDONLY | O_CLOEXEC);
+		if (f >= 0)
+			sync_file_range(f, 0, 0, SYNC_FILE_RANGE_WRITE);
+	}
+}
+
+static void *wb_kick_loop(void *arg)
+{
+	struct wb_kick *k = arg;
+	const struct timespec nap = { 0, CKPT_WB_KICK_MS * 1000000L };
+
+	while (!atomic_load(&k->stop)) {
+		wb_kick_once(k->dirfd);
+		nanosleep(&nap, NULL);
+	}
+	return NULL;
+}
+
+void ckpt_wb_kick_start(int dirfd)
+{
+	helper_wb.dirfd = dirfd;
+	atomic_store(&helper_wb.stop, false);
+	helper_wb.running = pthread_create(&helper_wb.thread, NULL, wb_kick_loop, &helper_wb) == 0;
+}
+
+void ckpt_wb_kick_stop(void)
+{
+	if (!helper_wb.running)
+		return;
+	atomic_store(&helper_wb.stop, true);
+	pthread_join(helper_wb.thread, NULL);
+	helper_wb.running = false;
+}
+
+/* A nonzero return from a notification makes CRIU resume the tasks. */
+static int commit_fail(struct ckpt_shared *sh, int e, const char *what, const char *path)
+{
+	sh->err = e;
+	snprintf(sh->msg, sizeof(sh->msg), "%s `%s`", what, path);
+	return -1;
+}
+
+static int fsync_parent(const char *path)
+{
+	_cleanup_free_ char *parent = strdup(path);
+	char *slash = parent ? strrchr(parent, '/') : NULL;
+	_cleanup_close_ int fd = -EBADF;
+
+	if (!slash)
+		return -ENOMEM;
+	if (slash == parent)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * post-dump: the images are whole in the page cache and the tasks still
+ * frozen. Make them durable before CRIU kills anything: the marker, one
+ * syncfs of the images' filesystem and one of the container's upper layer
+ * (its files must match the memory image), then the rename into place and
+ * an fsync of the parent. A nonzero return makes CRIU resume the tasks.
+ */
+int ckpt_commit_images(const struct ckpt_commit *c)
+{
+	struct ckpt_shared *sh = c->sh;
+	double t0 = ckpt_now_ms();
+	bool moved_old = false;
+	int r;
+
+	ckpt_wb_kick_stop();
+	ckpt_images_open_up(c->dirfd);
+	r = ckpt_write_small(c->dirfd, CT_CKPT_MARKER, c->marker);
+	if (r < 0)
+		return commit_fail(sh, -r, "write the marker in", c->tmp);
+	if (syncfs(c->dirfd) < 0)
+		return commit_fail(sh, errno, "sync the images in", c->tmp);
+	if (c->root) {
+		_cleanup_close_ int rfd = open(c->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (rfd < 0 || syncfs(rfd) < 0)
+			return commit_fail(sh, errno, "sync the container's files under", c->root);
+	}
+	if (access(c->final, F_OK) == 0) {
+		ckpt_rm_rf(c->old);
+		if (rename(c->final, c->old) < 0)
+			return commit_fail(sh, errno, "move the previous checkpoint away from",
+					   c->final);
+		moved_old = true;
+	}
+	if (rename(c->tmp, c->final) < 0) {
+		r = errno;
+		if (moved_old)
+			rename(c->old, c->final);
+		return commit_fail(sh, r, "rename the images to", c->final);
+	}
+	r = fsync_parent(c->final);
+	if (r < 0) {
+		rename(c->final, c->tmp);
+		if (moved_old)
+			rename(c->old, c->final);
+		return commit_fail(sh, -r, "sync the directory above", c->final);
+	}
+	sh->committed = 1;
+	sh->sync_ms = ckpt_now_ms() - t0;
+	return 0;
 }
 
 /* ---- CRIU's stats image (stats-dump / stats-restore) ----

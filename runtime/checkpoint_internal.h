@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "ksal/cgroup.h"
 #include "runtime/checkpoint.h"
 
 /* One external mount: CRIU's key, where it is inside, its host source. */
@@ -30,6 +31,36 @@ int ckpt_ext_save(int dirfd, const struct ckpt_ext *e, size_t n, struct st_error
 int ckpt_ext_load(int dirfd, struct ckpt_ext **out, size_t *n_out, struct st_error **err);
 
 /* checkpoint_images.c: the image directory. */
+/* What the forked helper tells the parent (a MAP_SHARED page). */
+struct ckpt_shared {
+	double frozen_at; /* CLOCK_MONOTONIC ms when the cgroup was frozen, 0: not */
+	double freeze_ms; /* how long the freeze took */
+	double sync_ms;	  /* post-dump: syncing the images and the upper layer */
+	int committed;	  /* post-dump: the images are durable under images_dir */
+	int err;	  /* post-dump: errno of a failed commit */
+	char msg[512];	  /* and what failed */
+};
+
+/* The dump's commit, done by the helper in CRIU's post-dump notification:
+ * after CRIU wrote every image, before it kills the tasks. */
+struct ckpt_commit {
+	struct ksal_cgroup *cg; /* pre-dump: frozen here, NULL: not at all */
+	int dirfd;		/* the temporary image dir */
+	const char *tmp, *final, *old;
+	const char *root;   /* the container's root: syncfs reaches its upper layer */
+	const char *marker; /* the marker's text */
+	struct ckpt_shared *sh;
+};
+/* post-dump, in the helper: marker, syncfs of the images and of the upper
+ * layer, rename into place, fsync of the parent. 0, or -1 with c->sh->err
+ * and msg set (nothing renamed). Stops the writeback kicker first. */
+int ckpt_commit_images(const struct ckpt_commit *c);
+/* In the helper during the dump: start the writeback of the memory images
+ * every few ms (a thread), so the commit's sync waits only for the tail. */
+void ckpt_wb_kick_start(int dirfd);
+void ckpt_wb_kick_stop(void);
+double ckpt_now_ms(void); /* CLOCK_MONOTONIC */
+
 int ckpt_rm_rf(const char *path);	  /* 0 or -errno; a missing path is fine */
 uint64_t ckpt_dir_bytes(int dirfd);	  /* bytes of its regular files */
 int ckpt_mkdir_parents(const char *path); /* mkdir -p of path's parents */

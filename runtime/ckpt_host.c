@@ -134,7 +134,7 @@ static char *shutdown_marker(struct daemon *d, struct ct *ct)
 
 void ct_suspend_for_shutdown(struct daemon *d)
 {
-	struct ct_ckpt_opts o = { .durable = true };
+	struct ct_ckpt_opts o = { 0 };
 	size_t n = 0, failed = 0;
 
 	for (struct ct *ct = d->cts; ct; ct = ct->next) {

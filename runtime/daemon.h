@@ -268,10 +268,11 @@ int ct_do_suspend(struct daemon *d, struct ct *ct, struct st_error **err);
 int ct_do_resume(struct daemon *d, struct ct *ct, struct st_error **err);
 bool ct_is_suspended(struct daemon *d, struct ct *ct);
 char *ct_dump_dir(struct daemon *d, struct ct *ct);
-/* checkpoint area: --dumpfile DIR, --keep; durable: fsync (host shutdown) */
+/* checkpoint area: --dumpfile DIR, --keep (every dump is synced before the
+ * container's tasks are killed) */
 struct ct_ckpt_opts {
 	const char *dumpfile;
-	bool keep, durable;
+	bool keep;
 };
 int ct_do_suspend_opts(struct daemon *d, struct ct *ct, const struct ct_ckpt_opts *o,
 		       struct st_error **err);

@@ -141,7 +141,6 @@ int ct_do_suspend_opts(struct daemon *d, struct ct *ct, const struct ct_ckpt_opt
 	if (lstat(def, &st) == 0 && S_ISLNK(st.st_mode))
 		unlink(def);
 	ckpt_params(d, ct, dir, &p);
-	p.durable = o && o->durable;
 	if (ct_checkpoint_dump(&p, &res, err) < 0) {
 		if (*err && (*err)->exit_code != ST_EXIT_TIMEOUT)
 			(*err)->exit_code = ST_EXIT_CHKPNT;
@@ -153,8 +152,9 @@ int ct_do_suspend_opts(struct daemon *d, struct ct *ct, const struct ct_ckpt_opt
 	ct_cleanup_after_exit(d, ct);
 	if (custom && symlink(dir, def) < 0)
 		st_warn("suspend %s: link `%s` to `%s`: %s", ct->ctid, def, dir, strerror(errno));
-	st_info("suspended container %s to %s (%.0f ms, frozen %.0f ms, %" PRIu64 " pages)",
-		ct->ctid, dir, res.total_ms, res.frozen_ms, res.pages);
+	st_info("suspended container %s to %s (%.0f ms, frozen %.0f ms, synced in %.0f ms, "
+		"%" PRIu64 " pages)",
+		ct->ctid, dir, res.total_ms, res.frozen_ms, res.sync_ms, res.pages);
 	return 0;
 }
 
@@ -178,7 +178,8 @@ static void ckpt_after_resume(struct daemon *d, struct ct *ct, const char *dir, 
 	if (lstat(def, &st) == 0 && S_ISLNK(st.st_mode))
 		unlink(def);
 	if (!keep) {
-		if (ct_checkpoint_remove(dir, &e) < 0)
+		/* a resume returns without waiting for the unlink of the images */
+		if (ct_checkpoint_remove_async(dir, &e) < 0)
 			st_warn("resume %s: %s", ct->ctid, e->msg);
 		return;
 	}
