@@ -362,6 +362,32 @@ static void assert_no_zombie_children(void)
 	}
 }
 
+/* A resume returns before its images are unlinked (a child of stratad
+ * does it): they are gone soon after, nothing left in dumps/. */
+static void assert_images_removed(void)
+{
+	_cleanup_free_ char *dumps = path_in("state/dumps");
+	double end = now_s() + 10;
+
+	for (;;) {
+		_cleanup_closedir_ DIR *d = opendir(dumps);
+		struct dirent *de;
+		const char *left = NULL;
+
+		cr_assert_not_null(d, "open `%s`: %s", dumps, strerror(errno));
+		while ((de = readdir(d)))
+			if (de->d_name[0] != '.') {
+				left = de->d_name;
+				break;
+			}
+		if (!left)
+			return;
+		cr_assert_lt(now_s(), end, "`%s/%s` still there 10 s after the resume", dumps,
+			     left);
+		usleep(50000);
+	}
+}
+
 TestSuite(ckpt_daemon, .init = setup, .fini = teardown, .timeout = 120);
 
 /* 256 MiB, 3 cycles: processes gone, cgroup empty, status suspended; then
@@ -406,6 +432,7 @@ Test(ckpt_daemon, three_cycles_counter_memory_tcp)
 		tcp_echo(fd, cycle == 0 ? "after-1" : cycle == 1 ? "after-2" : "after-3");
 	}
 	close(fd);
+	assert_images_removed();
 }
 
 /* A dump that cannot be written: the container keeps running, exit 16, the
