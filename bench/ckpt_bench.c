@@ -12,6 +12,7 @@
  *       memory checksum intact); one line per step, then medians:
  *       RESULT mib=.. suspend_ms=.. frozen_ms=.. criu_frozen_ms=..
  *              resume_ms=.. image_mib=..
+ *       (CKPT_BENCH_DEBUG=1: runtime/checkpoint.c's debug lines too)
  *   ckpt_bench memcpy MIB
  *       memcpy bandwidth over a MIB MiB buffer (already touched), GiB/s
  */
@@ -34,6 +35,7 @@
 
 #include "ksal/cgroup.h"
 #include "ksal/cleanup.h"
+#include "ksal/log.h"
 #include "ksal/netlink.h"
 #include "ksal/spawn.h"
 #include "ksal/syscalls.h"
@@ -202,6 +204,8 @@ static int bench_ct(int mib, int iter, const char *guest, int log_level)
 
 	if (!sus || !fro || !cfro || !res)
 		die("calloc", NULL);
+	if (getenv("CKPT_BENCH_DEBUG")) /* runtime/checkpoint.c's debug lines */
+		st_log_set_level(ST_LOG_DEBUG);
 	snprintf(mibs, sizeof(mibs), "%d", mib);
 	snprintf(g_subtree, sizeof(g_subtree), "stcriu-test-%d", (int)getpid());
 	if (unshare(CLONE_NEWNET) < 0 || prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
@@ -275,14 +279,24 @@ static int bench_ct(int mib, int iter, const char *guest, int log_level)
 		fro[i] = r.frozen_ms;
 		cfro[i] = (double)r.frozen_us / 1000;
 		img = (double)r.image_bytes / 1048576.0;
-		printf("suspend %d: total %.1f ms, freeze %.1f ms, CRIU %.1f ms, frozen %.1f ms "
+		printf("suspend %d: total %.1f ms, freeze %.1f ms, CRIU %.1f ms, sync %.1f ms, "
+		       "frozen %.1f ms "
 		       "(CRIU: freezing %.1f, frozen %.1f, memdump %.1f, memwrite %.1f ms), "
 		       "%llu pages, image %.1f MiB\n",
-		       i, r.total_ms, r.freeze_ms, r.criu_ms, r.frozen_ms,
+		       i, r.total_ms, r.freeze_ms, r.criu_ms, r.sync_ms, r.frozen_ms,
 		       (double)r.freezing_us / 1000, (double)r.frozen_us / 1000,
 		       (double)r.memdump_us / 1000, (double)r.memwrite_us / 1000,
 		       (unsigned long long)r.pages, img);
 		before = counter();
+		/* as stratad does it: the suspended container's cgroups go with
+		 * it, a resume makes them anew (outside the timing) */
+		if (ksal_cgroup_destroy(g_cg, &e) < 0)
+			die("destroy cgroup", e);
+		ksal_cgroup_free(g_cg);
+		g_cg = NULL;
+		if (ksal_cgroup_create(g_mgr, "9390", &g_cg, &e) < 0)
+			die("create cgroup", e);
+		p.cg = g_cg;
 		if (ct_checkpoint_restore(&p, &r, &e) < 0)
 			die("resume", e);
 		g_pid = r.pid;
