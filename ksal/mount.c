@@ -82,6 +82,11 @@ static int attach_tree(int tree, const char *target, unsigned int flags)
 	return r;
 }
 
+int ksal_mount_attach_tree(int tree, const char *target, unsigned int flags)
+{
+	return attach_tree(tree, target, flags);
+}
+
 /* mount(2) remount of a bind, keeping the flags a user namespace locks. */
 static int legacy_setattr(const char *target, unsigned int set, unsigned int clr)
 {

@@ -32,6 +32,11 @@ void ksal_mount_force_legacy(bool legacy);
 int ksal_mount_bind(const char *source, const char *target, unsigned int flags);
 /* Bind what `fd` refers to (a file, a pty, an O_PATH fd) on `target`. */
 int ksal_mount_bind_fd(int fd, const char *target, unsigned int flags);
+/* Attach a detached tree (an open_tree(OPEN_TREE_CLONE) fd) on target after
+ * setting the attributes in flags; the fd is consumed (closed) either way.
+ * The tree may come from another mount namespace: this is how a source that
+ * only the caller's namespace can see reaches a namespace being built. */
+int ksal_mount_attach_tree(int tree, const char *target, unsigned int flags);
 /* Set / clear KSAL_MNT_RDONLY|NOSUID|NODEV|NOEXEC on the mount at target,
  * keeping the other flags (a user namespace may not clear locked ones);
  * KSAL_MNT_REC in `set` applies it to the whole subtree (new API only). */

@@ -15,6 +15,7 @@
 #ifndef STRATA_KSAL_SPAWN_INTERNAL_H
 #define STRATA_KSAL_SPAWN_INTERNAL_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,7 +23,9 @@
 
 #include "ksal/spawn.h"
 
-enum { KSAL_SYNC_GO = 1, KSAL_SYNC_ERROR = 2, KSAL_SYNC_PID = 3 };
+/* READY: the init is in its namespaces (cgroup ns too) and waits for the
+ * parent to build its root (the locked-mounts path of ksal_spawn) */
+enum { KSAL_SYNC_GO = 1, KSAL_SYNC_ERROR = 2, KSAL_SYNC_PID = 3, KSAL_SYNC_READY = 4 };
 /* value of an error message: which step failed */
 enum { KSAL_STEP_SETUP = 0, KSAL_STEP_EXEC = 1 };
 
@@ -76,8 +79,53 @@ int ksal_cgroupfs_plan(struct ksal_cgroupfs_plan *plan, struct st_error **err);
 int ksal_cgroupfs_plan_parse(FILE *mountinfo, struct ksal_cgroupfs_plan *plan,
 			     struct st_error **err);
 
-/* Child of ksal_spawn: mounts and pivot_root into cfg->rootfs. */
+/* Child of ksal_spawn, the mount(2)-era path (no locked mounts): mounts in
+ * the init's own mount namespace and pivot_root into cfg->rootfs. */
 int ksal_child_setup_root(const struct ksal_spawn_cfg *cfg, const struct ksal_cgroupfs_plan *plan,
 			  int sync);
+
+/* ---- the locked-mounts path (spawn-ns.c, spawn-root.c) ---- */
+
+/* Where a container's root is attached in its build namespace. */
+#define KSAL_BUILD_DIR "/tmp"
+
+/* One start's build mount namespace, and the way back to the caller's. */
+struct ksal_build_ns {
+	int home; /* the caller's mount namespace */
+	int cwd;  /* the caller's working directory */
+	int ns;	  /* the build namespace */
+	bool inside;
+};
+#define KSAL_BUILD_NS_INIT                                                                         \
+	{                                                                                          \
+		.home = -EBADF, .cwd = -EBADF, .ns = -EBADF                                        \
+	}
+/* Make a build namespace (a copy of the small base one) and stay in it. */
+int ksal_build_ns_create(struct ksal_build_ns *b, struct st_error **err);
+int ksal_build_ns_enter(struct ksal_build_ns *b, struct st_error **err);
+/* Back to the caller's namespace (aborts if the kernel refuses). */
+void ksal_build_ns_leave(struct ksal_build_ns *b);
+void ksal_build_ns_clear(struct ksal_build_ns *b);
+/* Join the init's net or cgroup namespace (type CLONE_NEWNET/NEWCGROUP)
+ * for one mount, and return to the caller's. */
+int ksal_ns_join(int pidfd, int type, int *saved, struct st_error **err);
+void ksal_ns_return(int *saved, int type);
+
+/* Sources opened in the caller's mount namespace as detached trees, since
+ * the build namespace cannot see them: -EBADF where none. */
+struct ksal_root_trees {
+	int *binds; /* one per cfg->binds */
+	int sys;    /* the host's /sys (a user namespace without a net ns) */
+};
+/* Parent, in the build namespace: every mount of the container on the
+ * root tree rootfd (attached on KSAL_BUILD_DIR), made as the caller. The
+ * trees are consumed. */
+int ksal_parent_build_root(const struct ksal_spawn_cfg *cfg, const struct ksal_cgroupfs_plan *plan,
+			   int rootfd, pid_t child, int pidfd, struct ksal_root_trees *trees,
+			   struct st_error **err);
+/* Child, after the parent built its root: a copy of the build namespace
+ * owned by its user namespace (every mount locked), then pivot_root into
+ * KSAL_BUILD_DIR; /dev is its own (see build_root). */
+int ksal_child_enter_root(const struct ksal_spawn_cfg *cfg, int sync);
 
 #endif

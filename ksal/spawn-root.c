@@ -1,9 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The container init's root, set up in the child of ksal_spawn() before it
- * pivots: private propagation, the root bound on itself, /proc, /sys, a
- * minimal /dev, /run, the caller's binds, the /proc defaults of a system
- * container and the masked paths, then pivot_root(".", ".").
+ * The container init's root: /proc, /sys, a minimal /dev, /run, the
+ * caller's binds, the /proc defaults of a system container and the masked
+ * paths, then pivot_root(".", ".").
+ *
+ * Built one of two ways. Where the kernel has the new mount API and proc's
+ * pidns= option, the parent builds it as host root in a small build mount
+ * namespace (spawn-ns.c) and the init copies that namespace into one owned
+ * by its user namespace: every mount comes out locked. Elsewhere the init
+ * builds it itself in its own mount namespace, as container root, and the
+ * masks are only as good as the user namespace (container root could
+ * unmount them; the kernel still refuses it the host's files).
  *
  * Every target inside the root is opened with openat2(RESOLVE_IN_ROOT), so
  * a symlink in the container's tree cannot send a mount out of the root;
@@ -13,6 +20,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -27,9 +36,43 @@
 struct root_ctx {
 	const struct ksal_spawn_cfg *cfg;
 	const struct ksal_cgroupfs_plan *plan;
-	int sync;
+	int sync;	       /* the init: errors go to the parent here */
+	struct st_error **err; /* the parent: errors go here */
 	int rootfd;
+	bool parent; /* built by the parent in the build namespace */
+	pid_t child;
+	int pidfd;
+	struct ksal_root_trees *trees;
+	int64_t own_uid, own_gid; /* parent with a user namespace: the container
+				   * root's host ids, owner of what it creates */
 };
+
+static int root_fail(struct root_ctx *c, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int root_fail(struct root_ctx *c, int errnum, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (c->parent)
+		return st_error_set(c->err, errnum, "spawn: %s", buf);
+	return ksal_child_fail(c->sync, errnum, "%s", buf);
+}
+
+/* What the parent creates in the root or mounts as tmpfs belongs to the
+ * container's root, as when the init made it. */
+static int own(struct root_ctx *c, int dfd, const char *name)
+{
+	if (!c->parent || c->own_uid < 0)
+		return 0;
+	if (fchownat(dfd, name, (uid_t)c->own_uid, (gid_t)c->own_gid,
+		     AT_SYMLINK_NOFOLLOW | (name[0] ? 0 : AT_EMPTY_PATH)) < 0)
+		return -errno;
+	return 0;
+}
 
 /* Host device nodes bound into the container's /dev. */
 static const char *const dev_nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
@@ -64,8 +107,9 @@ static int open_in_root(int rootfd, const char *rel, int flags)
 
 /* Open rel (O_PATH) in the root, creating missing directories and, when
  * `file`, the last component as an empty file. */
-static int make_in_root(int rootfd, const char *rel, bool file)
+static int make_in_root(struct root_ctx *c, const char *rel, bool file)
 {
+	int rootfd = c->rootfd;
 	_cleanup_close_ int parent = -EBADF;
 	char buf[PATH_MAX];
 	size_t len;
@@ -105,9 +149,15 @@ static int make_in_root(int rootfd, const char *rel, bool file)
 					       0644);
 				if (f < 0 && errno != EEXIST)
 					return -errno;
-				if (f >= 0)
+				if (f >= 0) {
 					close(f);
-			} else if (mkdirat(parent, buf + start, 0755) < 0 && errno != EEXIST) {
+					if (own(c, parent, buf + start) < 0)
+						return -errno;
+				}
+			} else if (mkdirat(parent, buf + start, 0755) < 0) {
+				if (errno != EEXIST)
+					return -errno;
+			} else if (own(c, parent, buf + start) < 0) {
 				return -errno;
 			}
 			fd = open_in_root(rootfd, buf, O_PATH);
@@ -125,14 +175,14 @@ static int make_in_root(int rootfd, const char *rel, bool file)
 
 static int fail_at(struct root_ctx *c, int r, const char *what, const char *rel)
 {
-	return ksal_child_fail(c->sync, -r, "%s on `%s%s%s`", what, c->cfg->rootfs,
-			       rel[0] == '/' ? "" : "/", rel);
+	return root_fail(c, -r, "%s on `%s%s%s`", what, c->cfg->rootfs, rel[0] == '/' ? "" : "/",
+			 rel);
 }
 
 static int mount_fs_at(struct root_ctx *c, const char *fstype, const char *rel,
 		       unsigned long msflags, const char *data)
 {
-	_cleanup_close_ int fd = make_in_root(c->rootfd, rel, false);
+	_cleanup_close_ int fd = make_in_root(c, rel, false);
 	struct fdpath p;
 	char what[64];
 	int r;
@@ -143,14 +193,21 @@ static int mount_fs_at(struct root_ctx *c, const char *fstype, const char *rel,
 	r = ksal_mount_fs(fstype, fdpath(&p, fd), msflags, data);
 	if (r < 0)
 		return fail_at(c, r, what, rel);
+	if (strcmp(fstype, "tmpfs") == 0 && c->parent && c->own_uid >= 0) {
+		closep(&fd);
+		fd = open_in_root(c->rootfd, rel, O_PATH); /* the new mount's root */
+		if (fd < 0 || own(c, fd, "") < 0)
+			return fail_at(c, fd < 0 ? fd : -errno, "chown the root of tmpfs", rel);
+	}
 	return 0;
 }
 
-/* Bind a host path on rel inside the root. */
-static int bind_host(struct root_ctx *c, const char *source, const char *rel, bool file,
+/* Bind a host path on rel inside the root: *tree when it holds a detached
+ * tree of it (consumed), else by path. */
+static int bind_host(struct root_ctx *c, const char *source, int *tree, const char *rel, bool file,
 		     unsigned int flags)
 {
-	_cleanup_close_ int fd = make_in_root(c->rootfd, rel, file);
+	_cleanup_close_ int fd = make_in_root(c, rel, file);
 	struct fdpath p;
 	char what[PATH_MAX + 16];
 	int r;
@@ -158,7 +215,10 @@ static int bind_host(struct root_ctx *c, const char *source, const char *rel, bo
 	snprintf(what, sizeof(what), "bind `%s`", source);
 	if (fd < 0)
 		return fail_at(c, fd, what, rel);
-	r = ksal_mount_bind(source, fdpath(&p, fd), flags);
+	if (tree && *tree >= 0)
+		r = ksal_mount_attach_tree(take_fd(*tree), fdpath(&p, fd), flags);
+	else
+		r = ksal_mount_bind(source, fdpath(&p, fd), flags);
 	if (r < 0)
 		return fail_at(c, r, what, rel);
 	return 0;
@@ -236,7 +296,7 @@ static int setup_dev(struct root_ctx *c)
 		return -1;
 	for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++) {
 		snprintf(src, sizeof(src), "/dev/%s", dev_nodes[i]);
-		if (bind_host(c, src, src, true, KSAL_MNT_NOSUID | KSAL_MNT_NOEXEC) < 0)
+		if (bind_host(c, src, NULL, src, true, KSAL_MNT_NOSUID | KSAL_MNT_NOEXEC) < 0)
 			return -1;
 	}
 	if (mount_fs_at(c, "devpts", "/dev/pts", MS_NOSUID | MS_NOEXEC,
@@ -253,9 +313,12 @@ static int setup_dev(struct root_ctx *c)
 		if (symlinkat(links[i].target, devfd, links[i].name) < 0) {
 			snprintf(rel, sizeof(rel), "/dev/%s", links[i].name);
 			return fail_at(c, -errno, "symlink", rel);
+		} else if (own(c, devfd, links[i].name) < 0) {
+			snprintf(rel, sizeof(rel), "/dev/%s", links[i].name);
+			return fail_at(c, -errno, "chown", rel);
 		}
 	if (c->cfg->console_fd >= 0) {
-		_cleanup_close_ int fd = make_in_root(c->rootfd, "/dev/console", true);
+		_cleanup_close_ int fd = make_in_root(c, "/dev/console", true);
 		struct fdpath p;
 		int r;
 
@@ -271,13 +334,12 @@ static int setup_dev(struct root_ctx *c)
 
 		n = readlink(fdpath(&p, c->cfg->console_fd), pty, sizeof(pty) - 1);
 		if (n < 0)
-			return ksal_child_fail(c->sync, errno, "find the path of the console pty");
+			return root_fail(c, errno, "find the path of the console pty");
 		pty[n] = '\0';
 		if (fstat(c->cfg->console_fd, &a) < 0 || stat(pty, &b) < 0 ||
 		    a.st_ino != b.st_ino || a.st_dev != b.st_dev || a.st_rdev != b.st_rdev)
-			return ksal_child_fail(c->sync, ENXIO,
-					       "console pty `%s` is not reachable by its path",
-					       pty);
+			return root_fail(c, ENXIO, "console pty `%s` is not reachable by its path",
+					 pty);
 		r = ksal_mount_bind(pty, fdpath(&p, fd), KSAL_MNT_NOSUID | KSAL_MNT_NOEXEC);
 		if (r < 0)
 			return fail_at(c, r, "bind the console pty", "/dev/console");
@@ -443,6 +505,79 @@ static int setup_proc_defaults(struct root_ctx *c)
 	return 0;
 }
 
+/* Everything mounted in the root, by the init or by the parent. */
+static int build_root(struct root_ctx *c)
+{
+	const struct ksal_spawn_cfg *cfg = c->cfg;
+	char pidns[64];
+
+	/* the parent is not in the init's pid namespace: it names it */
+	snprintf(pidns, sizeof(pidns), "pidns=/proc/%d/ns/pid", (int)c->child);
+	if (mount_fs_at(c, "proc", "/proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			c->parent ? pidns : NULL) < 0)
+		return -1;
+	/* A fresh sysfs shows the net devices of the mounter's net ns and
+	 * needs a user namespace that owns it; else the host's, read-only. */
+	if (cfg->new_net || !cfg->userns) {
+		int saved = -EBADF, r;
+
+		if (c->parent && cfg->new_net &&
+		    ksal_ns_join(c->pidfd, CLONE_NEWNET, &saved, c->err) < 0)
+			return st_error_prefix(c->err, "spawn: mount sysfs: ");
+		r = mount_fs_at(c, "sysfs", "/sys", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+				NULL);
+		ksal_ns_return(&saved, CLONE_NEWNET);
+		if (r < 0)
+			return -1;
+	} else if (bind_host(c, "/sys", c->trees ? &c->trees->sys : NULL, "/sys", false,
+			     KSAL_MNT_REC | KSAL_MNT_RDONLY | KSAL_MNT_NOSUID | KSAL_MNT_NODEV |
+				     KSAL_MNT_NOEXEC) < 0) {
+		return -1;
+	}
+	if (cfg->cgroupfs) {
+		/* a cgroup mount's root is the mounter's cgroup ns root */
+		int saved = -EBADF, r;
+
+		if (c->parent && ksal_ns_join(c->pidfd, CLONE_NEWCGROUP, &saved, c->err) < 0)
+			return st_error_prefix(c->err, "spawn: mount the cgroup hierarchies: ");
+		r = setup_cgroupfs(c);
+		ksal_ns_return(&saved, CLONE_NEWCGROUP);
+		if (r < 0)
+			return -1;
+	}
+	/* /dev is the init's own: CRIU dumps a tmpfs through a clean
+	 * (childless) clone of it, which the kernel refuses for a mount with
+	 * locked children; the device nodes bound on its files would then be
+	 * archived and could not be restored in a user namespace. */
+	if (!c->parent && setup_dev(c) < 0)
+		return -1;
+	if (mount_fs_at(c, "tmpfs", "/run", MS_NOSUID | MS_NODEV, "mode=755") < 0)
+		return -1;
+	for (size_t i = 0; i < cfg->n_binds; i++) {
+		const struct ksal_bind *b = &cfg->binds[i];
+
+		if (bind_host(c, b->source, c->trees ? &c->trees->binds[i] : NULL, b->target,
+			      b->create_file,
+			      KSAL_MNT_REC | (b->readonly ? KSAL_MNT_RDONLY : 0)) < 0)
+			return -1;
+	}
+	return setup_proc_defaults(c);
+}
+
+/* crun's trick: no put_old directory needed */
+static int pivot_into(int sync, int rootfd, const char *name)
+{
+	if (fchdir(rootfd) < 0)
+		return ksal_child_fail(sync, errno, "chdir into the root `%s`", name);
+	if (pivot_root(".", ".") < 0)
+		return ksal_child_fail(sync, errno, "pivot_root into `%s`", name);
+	if (umount2(".", MNT_DETACH) < 0)
+		return ksal_child_fail(sync, errno, "detach the old root of `%s`", name);
+	if (chdir("/") < 0)
+		return ksal_child_fail(sync, errno, "chdir `/` in `%s`", name);
+	return 0;
+}
+
 int ksal_child_setup_root(const struct ksal_spawn_cfg *cfg, const struct ksal_cgroupfs_plan *plan,
 			  int sync)
 {
@@ -460,44 +595,63 @@ int ksal_child_setup_root(const struct ksal_spawn_cfg *cfg, const struct ksal_cg
 	if (rootfd < 0)
 		return ksal_child_fail(sync, errno, "open the root `%s`", cfg->rootfs);
 	c.rootfd = rootfd;
+	if (build_root(&c) < 0)
+		return -1;
+	return pivot_into(sync, rootfd, cfg->rootfs);
+}
 
-	if (mount_fs_at(&c, "proc", "/proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-		return -1;
-	/* A fresh sysfs shows the net devices of the mounter's net ns and
-	 * needs a user namespace that owns it; else the host's, read-only. */
-	if (cfg->new_net || !cfg->userns) {
-		if (mount_fs_at(&c, "sysfs", "/sys", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-				NULL) < 0)
-			return -1;
-	} else if (bind_host(&c, "/sys", "/sys", false,
-			     KSAL_MNT_REC | KSAL_MNT_RDONLY | KSAL_MNT_NOSUID | KSAL_MNT_NODEV |
-				     KSAL_MNT_NOEXEC) < 0) {
-		return -1;
+int ksal_parent_build_root(const struct ksal_spawn_cfg *cfg, const struct ksal_cgroupfs_plan *plan,
+			   int rootfd, pid_t child, int pidfd, struct ksal_root_trees *trees,
+			   struct st_error **err)
+{
+	struct root_ctx c = {
+		.cfg = cfg,
+		.plan = plan,
+		.sync = -EBADF,
+		.err = err,
+		.rootfd = rootfd,
+		.parent = true,
+		.child = child,
+		.pidfd = pidfd,
+		.trees = trees,
+		.own_uid = -1,
+		.own_gid = -1,
+	};
+
+	if (cfg->userns) {
+		c.own_uid = ksal_idmap_to_host(cfg->uid_map, cfg->n_uid_map, 0);
+		c.own_gid = ksal_idmap_to_host(cfg->gid_map, cfg->n_gid_map, 0);
+		if (c.own_uid < 0 || c.own_gid < 0)
+			return st_error_set(err, EINVAL,
+					    "spawn: the id maps give the container no root");
 	}
-	if (cfg->cgroupfs && setup_cgroupfs(&c) < 0)
-		return -1;
+	return build_root(&c);
+}
+
+int ksal_child_enter_root(const struct ksal_spawn_cfg *cfg, int sync)
+{
+	struct root_ctx c = { .cfg = cfg, .sync = sync, .rootfd = -EBADF };
+	_cleanup_close_ int rootfd = -EBADF;
+	const char *name = cfg->rootfs;
+	int r;
+
+	/* a copy owned by our user namespace: the mounts the parent made are
+	 * locked to each other, their flags locked too */
+	if (unshare(CLONE_NEWNS) < 0)
+		return ksal_child_fail(sync, errno, "unshare the mount namespace");
+	r = ksal_mount_propagation("/", MS_PRIVATE);
+	if (r < 0)
+		return ksal_child_fail(sync, -r, "make `/` private (recursive)");
+	/* pivot_root refuses a locked new root: a recursive bind of it is a
+	 * mount of our own, its submounts still locked to it */
+	r = ksal_mount_bind(KSAL_BUILD_DIR, KSAL_BUILD_DIR, KSAL_MNT_REC);
+	if (r < 0)
+		return ksal_child_fail(sync, -r, "bind the root `%s` on itself", name);
+	rootfd = open(KSAL_BUILD_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return ksal_child_fail(sync, errno, "open the root `%s`", name);
+	c.rootfd = rootfd;
 	if (setup_dev(&c) < 0)
 		return -1;
-	if (mount_fs_at(&c, "tmpfs", "/run", MS_NOSUID | MS_NODEV, "mode=755") < 0)
-		return -1;
-	for (size_t i = 0; i < cfg->n_binds; i++) {
-		const struct ksal_bind *b = &cfg->binds[i];
-
-		if (bind_host(&c, b->source, b->target, b->create_file,
-			      KSAL_MNT_REC | (b->readonly ? KSAL_MNT_RDONLY : 0)) < 0)
-			return -1;
-	}
-	if (setup_proc_defaults(&c) < 0)
-		return -1;
-
-	/* crun's trick: no put_old directory needed */
-	if (fchdir(rootfd) < 0)
-		return ksal_child_fail(sync, errno, "chdir into the root `%s`", cfg->rootfs);
-	if (pivot_root(".", ".") < 0)
-		return ksal_child_fail(sync, errno, "pivot_root into `%s`", cfg->rootfs);
-	if (umount2(".", MNT_DETACH) < 0)
-		return ksal_child_fail(sync, errno, "detach the old root of `%s`", cfg->rootfs);
-	if (chdir("/") < 0)
-		return ksal_child_fail(sync, errno, "chdir `/` in `%s`", cfg->rootfs);
-	return 0;
+	return pivot_into(sync, rootfd, name);
 }

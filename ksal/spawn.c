@@ -279,7 +279,7 @@ static int become_root(int sync, bool userns)
 }
 
 static int spawn_child(const struct ksal_spawn_cfg *cfg, const struct ksal_cgroupfs_plan *plan,
-		       int sync)
+		       int sync, bool locked)
 {
 	struct ksal_sync_msg go;
 
@@ -298,8 +298,17 @@ static int spawn_child(const struct ksal_spawn_cfg *cfg, const struct ksal_cgrou
 	/* CRIU wants the init to lead its own session inside its pid ns. */
 	if (setsid() < 0)
 		return ksal_child_fail(sync, errno, "setsid"), 1;
-	if (ksal_child_setup_root(cfg, plan, sync) < 0)
+	if (locked) {
+		/* the parent builds the root now that every namespace is ours */
+		if (ksal_child_send(sync, KSAL_SYNC_READY, 0) < 0)
+			return 1;
+		if (ksal_sync_recv(sync, &go, -1) != 1 || go.kind != KSAL_SYNC_GO)
+			return 1;
+		if (ksal_child_enter_root(cfg, sync) < 0)
+			return 1;
+	} else if (ksal_child_setup_root(cfg, plan, sync) < 0) {
 		return 1;
+	}
 	if (cfg->hostname && sethostname(cfg->hostname, strlen(cfg->hostname)) < 0)
 		return ksal_child_fail(sync, errno, "set hostname `%s`", cfg->hostname), 1;
 	for (size_t i = 0; i < cfg->n_rlimits; i++)
@@ -367,12 +376,95 @@ static int check_cfg(const struct ksal_spawn_cfg *cfg, struct st_error **err)
 	return 0;
 }
 
+/* The sources of the locked path, opened in the caller's mount namespace. */
+struct spawn_trees {
+	int root;
+	struct ksal_root_trees t;
+	size_t n_binds;
+};
+
+static void spawn_trees_clear(struct spawn_trees *st)
+{
+	closep(&st->root);
+	for (size_t i = 0; st->t.binds && i < st->n_binds; i++)
+		closep(&st->t.binds[i]);
+	free(st->t.binds);
+	closep(&st->t.sys);
+}
+
+static int clone_tree(int dfd, const char *path, unsigned int flags, const char *what,
+		      struct st_error **err)
+{
+	int fd = open_tree(dfd, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | flags);
+
+	if (fd < 0)
+		return st_error_set(err, errno, "spawn: clone the mount tree of %s", what);
+	return fd;
+}
+
+static int spawn_trees_open(const struct ksal_spawn_cfg *cfg, struct spawn_trees *st,
+			    struct st_error **err)
+{
+	char what[PATH_MAX + 16];
+
+	snprintf(what, sizeof(what), "the root `%s`", cfg->rootfs);
+	st->root = clone_tree(AT_FDCWD, cfg->rootfs, AT_RECURSIVE, what, err);
+	if (st->root < 0)
+		return -1;
+	if (cfg->n_binds) {
+		st->t.binds = malloc(cfg->n_binds * sizeof(*st->t.binds));
+		if (!st->t.binds)
+			return st_error_set(err, ENOMEM, "spawn: binds");
+		for (size_t i = 0; i < cfg->n_binds; i++)
+			st->t.binds[i] = -EBADF;
+		st->n_binds = cfg->n_binds;
+	}
+	for (size_t i = 0; i < cfg->n_binds; i++) {
+		snprintf(what, sizeof(what), "`%s` (bind on `%s`)", cfg->binds[i].source,
+			 cfg->binds[i].target);
+		st->t.binds[i] =
+			clone_tree(AT_FDCWD, cfg->binds[i].source, AT_RECURSIVE, what, err);
+		if (st->t.binds[i] < 0)
+			return -1;
+	}
+	if (!cfg->new_net && cfg->userns) {
+		st->t.sys = clone_tree(AT_FDCWD, "/sys", AT_RECURSIVE, "`/sys`", err);
+		if (st->t.sys < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The error the init reported (r > 0, m an ERROR), or why none came. */
+static int child_error(const struct ksal_spawn_cfg *cfg, int r, const struct ksal_sync_msg *m,
+		       const char *waiting_for, struct st_error **err)
+{
+	if (r == -ETIMEDOUT)
+		return st_error_setx(err, ST_EXIT_TIMEOUT, ETIMEDOUT,
+				     "spawn: the init did not get to %s `%s` within %d s",
+				     waiting_for, cfg->argv[0], KSAL_SYNC_TIMEOUT_MS / 1000);
+	if (r < 0)
+		return st_error_set(err, -r, "spawn: wait for the init's %s", waiting_for);
+	if (r == 0)
+		return st_error_set(err, EPIPE, "spawn: the init exited before its %s",
+				    waiting_for);
+	if (m->kind != KSAL_SYNC_ERROR)
+		return st_error_set(err, EPROTO, "spawn: unexpected message from the init");
+	/* an init that cannot be run is a broken container (vzctl's 47) */
+	return st_error_setx(err, m->value == KSAL_STEP_EXEC ? ST_EXIT_BROKEN : ST_EXIT_SYSTEM,
+			     m->errnum, "spawn: %s", m->msg);
+}
+
 int ksal_spawn(const struct ksal_spawn_cfg *cfg, struct ksal_spawned *out, struct st_error **err)
 {
 	_cleanup_free_ char *uid_map = NULL, *gid_map = NULL;
 	_cleanup_close_ int parent_end = -EBADF, child_end = -EBADF, pidfd = -EBADF;
+	_cleanup_(ksal_build_ns_clear) struct ksal_build_ns bns = KSAL_BUILD_NS_INIT;
+	_cleanup_(spawn_trees_clear) struct spawn_trees trees = { .root = -EBADF,
+								  .t = { .sys = -EBADF } };
 	_cleanup_kill_ pid_t child = -1;
 	struct ksal_sync_msg m = { .kind = KSAL_SYNC_GO };
+	bool locked;
 	int sv[2], r;
 
 	r = check_cfg(cfg, err);
@@ -387,6 +479,7 @@ int ksal_spawn(const struct ksal_spawn_cfg *cfg, struct ksal_spawned *out, struc
 			return st_error_prefix(err, "spawn: ");
 	}
 	(void)ksal_mount_new_api(); /* probe once, before the fork */
+	locked = ksal_spawn_locked_supported();
 	struct ksal_cgroupfs_plan plan = { 0 };
 	if (cfg->cgroupfs && ksal_cgroupfs_plan(&plan, err) < 0)
 		return st_error_prefix(err, "spawn: ");
@@ -396,9 +489,21 @@ int ksal_spawn(const struct ksal_spawn_cfg *cfg, struct ksal_spawned *out, struc
 	parent_end = sv[0];
 	child_end = sv[1];
 
+	/* Locked path: the sources as detached trees from here, then into a
+	 * build namespace of this start's own, the root attached there; the
+	 * init is cloned into it and takes its own copy later. */
+	if (locked) {
+		if (spawn_trees_open(cfg, &trees, err) < 0 || ksal_build_ns_create(&bns, err) < 0)
+			return -1;
+		if (move_mount(trees.root, "", AT_FDCWD, KSAL_BUILD_DIR, MOVE_MOUNT_F_EMPTY_PATH) <
+		    0)
+			return st_error_set(err, errno, "spawn: attach the root `%s` to build it",
+					    cfg->rootfs);
+	}
+
 	struct ksal_clone_args args = {
-		.flags = CLONE_PIDFD | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
-			 CLONE_NEWTIME,
+		.flags = CLONE_PIDFD | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWTIME |
+			 (locked ? 0 : CLONE_NEWNS),
 		.pidfd = (uint64_t)(uintptr_t)&pidfd,
 		.exit_signal = SIGCHLD,
 	};
@@ -419,10 +524,12 @@ int ksal_spawn(const struct ksal_spawn_cfg *cfg, struct ksal_spawned *out, struc
 	}
 	if (child == 0) {
 		close(parent_end);
-		_exit(spawn_child(cfg, &plan, child_end));
+		_exit(spawn_child(cfg, &plan, child_end, locked));
 	}
+	ksal_build_ns_leave(&bns);
 	closep(&child_end);
-	st_trace("spawn: cloned init %d for `%s`", (int)child, cfg->rootfs);
+	st_trace("spawn: cloned init %d for `%s`%s", (int)child, cfg->rootfs,
+		 locked ? " (locked mounts)" : "");
 
 	if (cfg->userns) {
 		if (write_map(child, "uid_map", uid_map, err) < 0 ||
@@ -441,20 +548,24 @@ int ksal_spawn(const struct ksal_spawn_cfg *cfg, struct ksal_spawned *out, struc
 	if (send(parent_end, &m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m))
 		return st_error_set(err, errno, "spawn: tell the init to go on");
 
+	if (locked) {
+		r = ksal_sync_recv(parent_end, &m, KSAL_SYNC_TIMEOUT_MS);
+		if (r != 1 || m.kind != KSAL_SYNC_READY)
+			return child_error(cfg, r, &m, "namespaces", err);
+		if (ksal_build_ns_enter(&bns, err) < 0)
+			return -1;
+		r = ksal_parent_build_root(cfg, &plan, trees.root, child, pidfd, &trees.t, err);
+		ksal_build_ns_leave(&bns);
+		if (r < 0)
+			return -1;
+		m = (struct ksal_sync_msg){ .kind = KSAL_SYNC_GO };
+		if (send(parent_end, &m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m))
+			return st_error_set(err, errno, "spawn: tell the init to go on");
+	}
+
 	r = ksal_sync_recv(parent_end, &m, KSAL_SYNC_TIMEOUT_MS);
-	if (r == -ETIMEDOUT)
-		return st_error_setx(err, ST_EXIT_TIMEOUT, ETIMEDOUT,
-				     "spawn: the init did not get to exec `%s` within %d s",
-				     cfg->argv[0], KSAL_SYNC_TIMEOUT_MS / 1000);
-	if (r < 0)
-		return st_error_set(err, -r, "spawn: wait for the init's exec");
-	if (r > 0 && m.kind != KSAL_SYNC_ERROR)
-		return st_error_set(err, EPROTO, "spawn: unexpected message from the init");
-	if (r > 0)
-		/* an init that cannot be run is a broken container (vzctl's 47) */
-		return st_error_setx(err,
-				     m.value == KSAL_STEP_EXEC ? ST_EXIT_BROKEN : ST_EXIT_SYSTEM,
-				     m.errnum, "spawn: %s", m.msg);
+	if (r != 0)
+		return child_error(cfg, r, &m, "exec", err);
 
 	st_trace("spawn: init %d exec'd `%s` in `%s`", (int)child, cfg->argv[0], cfg->rootfs);
 	out->start_time = 0;

@@ -122,6 +122,18 @@ struct ksal_spawned {
 int ksal_spawn(const struct ksal_spawn_cfg *cfg, struct ksal_spawned *out, struct st_error **err);
 
 /*
+ * Whether ksal_spawn builds the container's mounts locked: the parent mounts
+ * them as host root in a small build namespace and the init takes a copy of
+ * it into its user namespace, so container root cannot unmount a mask or
+ * make /proc/sys writable (needs the new mount API and proc's pidns=
+ * option, Linux 6.15+). Otherwise the init builds its root itself, in a copy
+ * of the caller's mount namespace. ksal_spawn_force_legacy(true) forces
+ * the second way (tests).
+ */
+bool ksal_spawn_locked_supported(void);
+void ksal_spawn_force_legacy(bool legacy);
+
+/*
  * How a new init joins cgroup `cg` without its parent writing the init's
  * pid anywhere: clone_fd, the cgroup2 directory (v2, or hybrid's unified
  * hierarchy) for cfg.cgroup_fd, and tasks_fds, the v1 `tasks` files for

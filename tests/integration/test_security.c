@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "ksal/cleanup.h"
+#include "ksal/spawn.h"
 #include "tests/helpers/daemonutil.h"
 #include "tests/helpers/testutil.h"
 
@@ -251,9 +252,10 @@ Test(security, host_is_invisible_and_proc_is_masked)
 	free(kc);
 	kc = probe("9900", "open_read", "/proc/timer_list");
 	cr_assert_str_neq(kc, "ok", "/proc/timer_list (the host's timers) is readable inside");
-	/* root inside may remount its own /proc/sys and /sys read-write (they
-	 * belong to its user namespace), but the host's kernel settings stay out
-	 * of reach: writes are checked against the host's root */
+	/* root inside may not remount /proc/sys or /sys read-write (where the
+	 * kernel lets stratad lock the mounts), and the host's kernel settings
+	 * stay out of reach either way: writes are checked against the host's
+	 * root */
 	{
 		int code = 0;
 		_cleanup_free_ char *o1 =
@@ -265,23 +267,35 @@ Test(security, host_is_invisible_and_proc_is_masked)
 			   "echo 0 > /proc/sys/kernel/panic && echo WROTE-PANIC; "
 			   "echo 0 > /proc/sys/fs/protected_symlinks && echo WROTE-FS; "
 			   "echo 2 > /sys/kernel/mm/ksm/run && echo WROTE-SYS; "
-			   "mkdir -p /tmp/p; mount -t proc proc /tmp/p 2>&1 && echo NEW-PROC; "
+			   "mkdir -p /tmp/p; mount -t proc proc /tmp/p 2>&1 && { echo NEW-PROC; "
 			   "echo h > /tmp/p/sysrq-trigger && echo WROTE-TRIGGER; "
-			   "echo 1 > /tmp/p/sys/vm/drop_caches && echo WROTE-VM2; true",
+			   "echo 1 > /tmp/p/sys/vm/drop_caches && echo WROTE-VM2; }; true",
 			   &code);
 		fprintf(stderr, "security: remount attempts inside:\n%s", o1);
-		/* the masks are mounts of the container's own user namespace, so
-		 * its root may unmount them; what lies beneath stays closed */
+		/* the masks are locked to /proc: root inside cannot unmount them
+		 * (and where they are not, what lies beneath stays closed) */
 		_cleanup_free_ char *o5 =
 			sh("9900",
-			   "umount /proc/timer_list /proc/keys 2>&1 && echo UNMASKED; "
-			   "head -c 64 /proc/timer_list >/dev/null 2>&1 && echo READ-TIMERS; "
+			   "umount /proc/timer_list 2>&1 && echo UNMASKED-TIMERS; "
+			   "umount /proc/keys 2>&1 && echo UNMASKED-KEYS; "
+			   "umount /proc/sys 2>&1 && echo UNMASKED-SYS; "
+			   "[ $(head -c 64 /proc/timer_list 2>/dev/null | wc -c) -gt 0 ] && "
+			   "echo READ-TIMERS; "
 			   "echo keys=$(grep -c . /proc/keys); true",
 			   &code);
 		fprintf(stderr, "security: unmasking inside:\n%s", o5);
 		cr_assert_null(strstr(o5, "READ-TIMERS"), "the host's timers are readable: %s", o5);
 		cr_assert(strstr(o5, "keys=0"), "keys visible after unmasking /proc/keys: %s", o5);
 		cr_assert_null(strstr(o1, "WROTE-"), "a host kernel setting was written: %s", o1);
+		if (ksal_spawn_locked_supported()) {
+			cr_assert_null(strstr(o5, "UNMASKED"), "a mask could be unmounted: %s", o5);
+			cr_assert_null(strstr(o1, "PROCSYS-RW"), "/proc/sys became writable: %s",
+				       o1);
+			cr_assert_null(strstr(o1, "SYS-RW"), "/sys became writable: %s", o1);
+		} else {
+			fprintf(stderr, "security: this kernel cannot lock the container's mounts "
+					"(no proc pidns= option): the masks are not locked\n");
+		}
 	}
 }
 
@@ -312,18 +326,15 @@ Test(security, template_cannot_be_written)
 		"  mount -o remount,rw $m 2>/dev/null && echo RW:$m; "
 		"done; echo squashfs=$(grep -c squashfs /proc/mounts); true",
 		&code);
-	/* Known gap: /proc/sys is a mount of the container's own user namespace
-	 * (not a locked one), so its root can remount it read-write; only the
-	 * namespaced settings then become writable, the host's stay refused
-	 * (host_is_invisible_and_proc_is_masked writes vm/, kernel/ after it). */
-	{
+	/* Without locked mounts (older kernels) /proc/sys is a mount of the
+	 * container's own user namespace, so its root can remount it
+	 * read-write; only the namespaced settings then become writable, the
+	 * host's stay refused (host_is_invisible_and_proc_is_masked). */
+	if (!ksal_spawn_locked_supported()) {
 		char *rw = strstr(out, "RW:/proc/sys\n");
 
-		if (rw) {
-			fprintf(stderr,
-				"security: KNOWN GAP: /proc/sys can be remounted rw inside\n");
+		if (rw)
 			memmove(rw, rw + 13, strlen(rw + 13) + 1);
-		}
 	}
 	cr_assert_null(strstr(out, "RW:"), "a mount became writable: %s", out);
 	cr_assert(strstr(out, "squashfs=0\n"), "the template's squashfs is visible inside: %s",
