@@ -68,6 +68,10 @@ static const struct {
 				       "suspend and checkpoint cannot freeze a container first" },
 	[KSAL_FEAT_MOUNT_API] = { "mount_api", "new mount API (fsopen/fsmount)", false,
 				  "mounts fall back to mount(2)" },
+	[KSAL_FEAT_LOCKED_MOUNTS] = { "locked_mounts",
+				      "locked container mounts (proc pidns=, new mount API)", false,
+				      "root in a container could unmount its masks and remount "
+				      "/proc/sys read-write (the host's settings stay refused)" },
 	[KSAL_FEAT_OVERLAYFS] = { "overlayfs", "overlayfs", true, NULL },
 	[KSAL_FEAT_SQUASHFS] = { "squashfs", "squashfs (kernel)", false,
 				 "templates are mounted with squashfuse (slower)" },
@@ -697,6 +701,7 @@ struct ksal_features *ksal_probe_run(const struct ksal_probe_opts *opts)
 	STEP("clone3", probe_clone(f));
 	STEP("pidfd", probe_pidfd(f));
 	STEP("mount api", probe_mount_api(f));
+	STEP("locked mounts", probe_locked_mounts(f));
 	STEP("overlayfs", probe_overlay(f, scratch));
 	STEP("squashfs", probe_squashfs_kernel(f));
 	STEP("squashfuse", probe_squashfuse(f));

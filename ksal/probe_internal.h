@@ -30,6 +30,7 @@ void probe_cgroups(struct ksal_features *f);
 /* probe_mount.c. scratch: a temporary directory under the state dir (NULL
  * when there is none, e.g. not root); tested_on: how to name it. */
 void probe_mount_api(struct ksal_features *f);
+void probe_locked_mounts(struct ksal_features *f);
 void probe_overlay(struct ksal_features *f, const char *scratch);
 void probe_squashfs_kernel(struct ksal_features *f);
 void probe_squashfuse(struct ksal_features *f);

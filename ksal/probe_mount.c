@@ -20,8 +20,10 @@
 
 #include "ksal/cleanup.h"
 #include "ksal/criu.h"
+#include "ksal/mount.h"
 #include "ksal/probe.h"
 #include "ksal/probe_internal.h"
+#include "ksal/spawn.h"
 #include "ksal/syscalls.h"
 
 static const char *fs_type_name(long type)
@@ -120,6 +122,30 @@ void probe_mount_api(struct ksal_features *f)
 	} else {
 		probe_set(f, KSAL_FEAT_MOUNT_API, false, "%s tmpfs: %s", step, strerror(-m));
 	}
+}
+
+/* ksal_spawn builds a container's mounts as host root and hands the init
+ * a copy, locked, where proc takes pidns= (added in 2025) */
+void probe_locked_mounts(struct ksal_features *f)
+{
+	_cleanup_close_ int fd = -EBADF;
+
+	if (!ksal_mount_new_api()) {
+		probe_set(f, KSAL_FEAT_LOCKED_MOUNTS, false, "no open_tree/move_mount");
+		return;
+	}
+	fd = fsopen("proc", FSOPEN_CLOEXEC);
+	if (fd < 0) {
+		probe_set(f, KSAL_FEAT_LOCKED_MOUNTS, false, "fsopen proc: %s", strerror(errno));
+		return;
+	}
+	if (fsconfig(fd, FSCONFIG_SET_STRING, "pidns", "/proc/self/ns/pid", 0) < 0) {
+		probe_set(f, KSAL_FEAT_LOCKED_MOUNTS, false, "proc has no pidns= option: %s",
+			  strerror(errno));
+		return;
+	}
+	probe_set(f, KSAL_FEAT_LOCKED_MOUNTS, ksal_spawn_locked_supported(),
+		  "proc takes pidns=: the parent builds the mounts, the init gets them locked");
 }
 
 void probe_overlay(struct ksal_features *f, const char *scratch)

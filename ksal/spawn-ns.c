@@ -38,7 +38,7 @@
 #endif
 
 static int base_fd = -1;
-static int supported = -1; /* -1 unknown */
+static int supported = -1; /* proc's pidns= option; -1 unknown */
 static bool force_legacy;
 
 void ksal_spawn_force_legacy(bool legacy)
@@ -50,14 +50,12 @@ bool ksal_spawn_locked_supported(void)
 {
 	_cleanup_close_ int fd = -EBADF;
 
-	if (force_legacy)
+	if (force_legacy || !ksal_mount_new_api())
 		return false;
 	if (supported >= 0)
 		return supported;
 	supported = 0;
-	if (!ksal_mount_new_api())
-		return false;
-	/* proc's pidns= option (Linux 6.15+): the parent mounts the proc of
+	/* proc's pidns= option (2025): the parent mounts the proc of
 	 * a pid namespace it is not in */
 	fd = fsopen("proc", FSOPEN_CLOEXEC);
 	if (fd < 0)

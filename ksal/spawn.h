@@ -126,7 +126,7 @@ int ksal_spawn(const struct ksal_spawn_cfg *cfg, struct ksal_spawned *out, struc
  * them as host root in a small build namespace and the init takes a copy of
  * it into its user namespace, so container root cannot unmount a mask or
  * make /proc/sys writable (needs the new mount API and proc's pidns=
- * option, Linux 6.15+). Otherwise the init builds its root itself, in a copy
+ * option, added to Linux in 2025). Otherwise the init builds its root itself, in a copy
  * of the caller's mount namespace. ksal_spawn_force_legacy(true) forces
  * the second way (tests).
  */

@@ -50,12 +50,17 @@ static const char isolation_script[] =
 	"echo keys=$(cat /proc/keys 2>/dev/null | wc -c)\n"
 	"echo nofile=$(ulimit -n)\n"
 	"echo sigblk=$(grep SigBlk /proc/self/status | cut -f2)\n"
+	"umount /proc/keys 2>/dev/null && echo umask=ok || echo umask=refused\n"
+	"mount -o remount,rw /proc/sys 2>/dev/null && echo procsys=rw || echo procsys=ro\n"
+	"mount -o remount,rw /sys 2>/dev/null && echo sysrw=rw || echo sysrw=ro\n"
 	"probe syscalls | tr ' ' '\\n'\n"
 	"echo END\n"
 	"read x\n"
 	"exit 0\n";
 
-static void check_isolation(void)
+/* locked: the masks and read-only mounts were made by the parent and cannot
+ * be undone by root inside (ksal_spawn_locked_supported) */
+static void check_isolation(bool locked)
 {
 	char *argv[] = { "/bin/sh", "-c", (char *)isolation_script, NULL };
 	_cleanup_close_ int in_r = -EBADF, in_w = -EBADF, out_r = -EBADF, out_w = -EBADF;
@@ -97,6 +102,14 @@ static void check_isolation(void)
 	assert_field(out, "keys", "0");
 	assert_field(out, "nofile", "1000");
 	assert_field(out, "sigblk", "0000000000000000");
+	if (locked) {
+		assert_field(out, "umask", "refused");
+		assert_field(out, "procsys", "ro");
+		assert_field(out, "sysrw", "ro");
+	} else {
+		/* the init's own mounts: its root may undo them */
+		assert_field(out, "umask", "ok");
+	}
 	assert_field(out, "sysrq", "refused");
 	assert_field(out, "kh", "refused");
 	assert_field(out, "net", "writable");
@@ -157,14 +170,24 @@ static void check_isolation(void)
 Test(spawn, isolation_of_a_system_container)
 {
 	cr_assert(ksal_mount_new_api(), "this kernel has the new mount API");
-	check_isolation();
+	if (!ksal_spawn_locked_supported())
+		cr_log_warn("this kernel cannot lock a container's mounts (proc pidns=)");
+	check_isolation(ksal_spawn_locked_supported());
+}
+
+Test(spawn, isolation_built_by_the_init)
+{
+	ksal_spawn_force_legacy(true);
+	cr_assert_not(ksal_spawn_locked_supported());
+	check_isolation(false);
 }
 
 Test(spawn, isolation_with_the_mount2_fallback)
 {
 	ksal_mount_force_legacy(true);
 	cr_assert_not(ksal_mount_new_api());
-	check_isolation();
+	cr_assert_not(ksal_spawn_locked_supported());
+	check_isolation(false);
 }
 
 Test(spawn, devpts_without_a_mapped_tty_group)
