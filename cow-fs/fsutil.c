@@ -280,6 +280,32 @@ int cowfs_rm_rf(const char *path, struct st_error **err)
 	return 0;
 }
 
+static int copy_by_read(int in, int out, const char *src, const char *dst, mode_t mode,
+			struct st_error **err)
+{
+	char buf[65536];
+	ssize_t n;
+
+	while ((n = read(in, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return st_error_set(err, errno, "read `%s`", src);
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(out, buf + off, (size_t)(n - off));
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				return st_error_set(err, errno, "copy `%s` to `%s`", src, dst);
+			off += w;
+		}
+	}
+	if (fchmod(out, mode) < 0)
+		return st_error_set(err, errno, "chmod `%s`", dst);
+	return 0;
+}
+
 int cowfs_copy_file(const char *src, const char *dst, mode_t mode, struct st_error **err)
 {
 	_cleanup_close_ int in = -EBADF, out = -EBADF;
@@ -296,6 +322,11 @@ int cowfs_copy_file(const char *src, const char *dst, mode_t mode, struct st_err
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		/* across filesystems (a /var of its own) ext4 and most others
+		 * refuse: copy through a buffer instead */
+		if (n < 0 && left == st.st_size &&
+		    (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP))
+			return copy_by_read(in, out, src, dst, mode, err);
 		if (n < 0)
 			return st_error_set(err, errno, "copy `%s` to `%s`", src, dst);
 		if (n == 0)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cow-fs/cowfs.h"
+#include "cow-fs/fsutil.h"
 #include "cow-fs/sha256.h"
 #include "ksal/cleanup.h"
 
@@ -82,6 +83,38 @@ Test(sha256, file_and_missing_file, .init = setup, .fini = teardown)
 	unlink(p);
 	cr_assert_lt(cowfs_sha256_file(p, hex, &err), 0);
 	cr_assert_not_null(strstr(err->msg, p), "%s", err->msg);
+}
+
+/* copy_file_range refuses to cross filesystems (EXDEV): a template build
+ * whose state directory is on a filesystem of its own copies anyway */
+Test(copy, across_filesystems, .init = setup, .fini = teardown)
+{
+	_cleanup_free_ char *src = NULL, *dst = NULL;
+	_cleanup_error_ struct st_error *err = NULL;
+	struct stat a, b;
+	char buf[200000], back[sizeof(buf)];
+	FILE *f;
+
+	if (stat("/dev/shm", &a) < 0 || stat(tmpdir, &b) < 0 || a.st_dev == b.st_dev)
+		cr_skip_test("/dev/shm is not a filesystem of its own here");
+	cr_assert(asprintf(&src, "/dev/shm/stcow-unit-%d", (int)getpid()) > 0);
+	cr_assert(asprintf(&dst, "%s/copy", tmpdir) > 0);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (char)(i * 7 + 3);
+	f = fopen(src, "w");
+	cr_assert_not_null(f);
+	cr_assert_eq(fwrite(buf, 1, sizeof(buf), f), sizeof(buf));
+	fclose(f);
+	int r = cowfs_copy_file(src, dst, 0750, &err);
+	unlink(src);
+	cr_assert_eq(r, 0, "%s", err ? err->msg : "");
+	f = fopen(dst, "r");
+	cr_assert_not_null(f);
+	cr_assert_eq(fread(back, 1, sizeof(back), f), sizeof(back));
+	fclose(f);
+	cr_assert_eq(memcmp(buf, back, sizeof(buf)), 0, "the copy differs");
+	cr_assert_eq(stat(dst, &b), 0);
+	cr_assert_eq(b.st_mode & 07777, 0750);
 }
 
 Test(mode, parse)
