@@ -473,6 +473,31 @@ void ksal_cgroup_free(struct ksal_cgroup *cg)
 	free(cg);
 }
 
+int ksal_cg_fd(struct ksal_cgroup *cg, size_t h)
+{
+	if (!cg->present[h])
+		return -EBADF;
+	if (cg->fd[h] < 0 && cg->path[h]) {
+		cg->fd[h] = open(cg->path[h], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (cg->fd[h] < 0) {
+			int e = errno;
+
+			st_debug("cgroup: reopen `%s`: %s", cg->path[h], strerror(e));
+			cg->fd[h] = -EBADF;
+			errno = e;
+		}
+	}
+	return cg->fd[h];
+}
+
+void ksal_cgroup_close_fds(struct ksal_cgroup *cg)
+{
+	if (!cg)
+		return;
+	for (size_t i = 0; i < KSAL_CG_MAX_HIER; i++)
+		closep(&cg->fd[i]);
+}
+
 static void cg_freep(struct ksal_cgroup **cg)
 {
 	ksal_cgroup_free(*cg);
@@ -532,6 +557,7 @@ static int cg_get(struct ksal_cgroup_mgr *m, const char *name, bool make, struct
 			r = st_error_set(err, e, "open cgroup `%s`", cg->path[i]);
 			goto rollback;
 		}
+		cg->present[i] = true;
 		found++;
 	}
 	if (found == 0) {

@@ -59,9 +59,15 @@ int ksal_cgroup_create(struct ksal_cgroup_mgr *m, const char *name, struct ksal_
 int ksal_cgroup_open(struct ksal_cgroup_mgr *m, const char *name, struct ksal_cgroup **out,
 		     struct st_error **err);
 void ksal_cgroup_free(struct ksal_cgroup *cg); /* frees the handle only */
+/* Close the handle's directory fds (one per hierarchy, ten on a hybrid
+ * host); any later call opens what it needs again. A daemon holding
+ * hundreds of containers keeps its fd table small this way: every fd it
+ * holds is copied into, and closed again by, each new init. */
+void ksal_cgroup_close_fds(struct ksal_cgroup *cg);
 
 /* v2: an O_DIRECTORY fd for clone3(CLONE_INTO_CGROUP); -1 on v1/hybrid.
- * The handle owns it (valid until ksal_cgroup_free; do not close it). */
+ * The handle owns it (valid until ksal_cgroup_free or _close_fds; do not
+ * close it). */
 int ksal_cgroup_clone_fd(struct ksal_cgroup *cg);
 /* Move a task into the cgroup in every hierarchy. */
 int ksal_cgroup_attach(struct ksal_cgroup *cg, pid_t pid, struct st_error **err);

@@ -356,7 +356,7 @@ int cg_kill_loop(struct ksal_cgroup *cg, int h, const char *procs_file, int time
 		size_t n = 0;
 		int r;
 
-		r = cg_collect_pids(cg->fd[h], cg->path[h], procs_file, &pids, &n, err);
+		r = cg_collect_pids(ksal_cg_fd(cg, h), cg->path[h], procs_file, &pids, &n, err);
 		if (r < 0)
 			return r;
 		if (n == 0)

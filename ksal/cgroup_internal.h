@@ -40,9 +40,14 @@ struct ksal_cgroup_mgr {
 struct ksal_cgroup {
 	struct ksal_cgroup_mgr *mgr;
 	char *name;
-	char *path[KSAL_CG_MAX_HIER]; /* <mnt>/<subtree>/<name>, per hierarchy */
-	int fd[KSAL_CG_MAX_HIER];     /* O_DIRECTORY fds, per hierarchy */
+	char *path[KSAL_CG_MAX_HIER];	/* <mnt>/<subtree>/<name>, per hierarchy */
+	int fd[KSAL_CG_MAX_HIER];	/* O_DIRECTORY fds, per hierarchy: use ksal_cg_fd() */
+	bool present[KSAL_CG_MAX_HIER]; /* the cgroup exists in this hierarchy */
 };
+
+/* The directory fd of hierarchy h, opened again after ksal_cgroup_close_fds;
+ * -EBADF where the cgroup is not in h (or it cannot be opened: errno). */
+int ksal_cg_fd(struct ksal_cgroup *cg, size_t h);
 
 /* One backend. Every function gets the handle; errors name the file. */
 struct ksal_cgroup_ops {

@@ -29,7 +29,7 @@ static int v1_hier(struct ksal_cgroup *cg, const char *ctrl, struct st_error **e
 		return st_error_setx(err, ST_EXIT_NOFEATURE, 0,
 				     "cgroup controller `%s` is not mounted under `%s`", ctrl,
 				     cg->mgr->root);
-	if (cg->fd[h] < 0)
+	if (ksal_cg_fd(cg, h) < 0)
 		return st_error_setx(err, ST_EXIT_FAILED, ENOENT, "open cgroup `%s`", cg->path[h]);
 	return h;
 }
@@ -54,7 +54,7 @@ static int v1_writef(struct ksal_cgroup *cg, const char *ctrl, const char *file,
 		val = NULL;
 		return st_error_set(err, ENOMEM, "set %s", file);
 	}
-	return cg_write(cg->fd[h], cg->path[h], file, val, err);
+	return cg_write(ksal_cg_fd(cg, h), cg->path[h], file, val, err);
 }
 
 /* A blank cpuset.cpus/mems in dir: copy it from the parent, so tasks can
@@ -113,13 +113,13 @@ static int v1_cg_init(struct ksal_cgroup *cg, bool made, struct st_error **err)
 	_cleanup_free_ char *spath = NULL;
 	int h = cg_hier_find(m, "cpuset");
 
-	if (h < 0 || m->hier[h].v2 || cg->fd[h] < 0 || m->hier[h].subtree_fd < 0)
+	if (h < 0 || m->hier[h].v2 || ksal_cg_fd(cg, h) < 0 || m->hier[h].subtree_fd < 0)
 		return 0;
 	if (asprintf(&spath, "%s/%s", m->hier[h].mnt, m->subtree) < 0) {
 		spath = NULL;
 		return st_error_set(err, ENOMEM, "prepare cpuset of %s", cg->name);
 	}
-	return cpuset_inherit(m->hier[h].subtree_fd, spath, cg->fd[h], cg->path[h], err);
+	return cpuset_inherit(m->hier[h].subtree_fd, spath, ksal_cg_fd(cg, h), cg->path[h], err);
 }
 
 static int v1_clone_fd(struct ksal_cgroup *cg)
@@ -132,9 +132,9 @@ static int v1_attach(struct ksal_cgroup *cg, pid_t pid, struct st_error **err)
 	for (size_t i = 0; i < cg->mgr->nhier; i++) {
 		int r;
 
-		if (cg->fd[i] < 0)
+		if (ksal_cg_fd(cg, i) < 0)
 			continue;
-		r = cg_writef(cg->fd[i], cg->path[i], "cgroup.procs", err, "%d", (int)pid);
+		r = cg_writef(ksal_cg_fd(cg, i), cg->path[i], "cgroup.procs", err, "%d", (int)pid);
 		if (r < 0) {
 			st_error_prefix(err, "attach %d to cgroup %s: ", (int)pid, cg->name);
 			return r;
@@ -177,17 +177,17 @@ static int v1_delegate(struct ksal_cgroup *cg, uid_t uid, gid_t gid, struct st_e
 	int hu = cg_hier_find(cg->mgr, "unified");
 	int r;
 
-	if (hs >= 0 && cg->fd[hs] >= 0) {
-		r = chown_all(cg->fd[hs], cg->path[hs], uid, gid, err);
+	if (hs >= 0 && ksal_cg_fd(cg, hs) >= 0) {
+		r = chown_all(ksal_cg_fd(cg, hs), cg->path[hs], uid, gid, err);
 		if (r < 0)
 			return r;
 	}
-	if (hu >= 0 && cg->fd[hu] >= 0) {
-		r = cg_delegate_v2_dir(cg->fd[hu], cg->path[hu], uid, gid, err);
+	if (hu >= 0 && ksal_cg_fd(cg, hu) >= 0) {
+		r = cg_delegate_v2_dir(ksal_cg_fd(cg, hu), cg->path[hu], uid, gid, err);
 		if (r < 0)
 			return r;
 	}
-	if ((hs < 0 || cg->fd[hs] < 0) && (hu < 0 || cg->fd[hu] < 0))
+	if ((hs < 0 || ksal_cg_fd(cg, hs) < 0) && (hu < 0 || ksal_cg_fd(cg, hu) < 0))
 		st_debug("cgroup: %s: no systemd or cgroup2 hierarchy to delegate", cg->name);
 	return 0;
 }
@@ -200,7 +200,7 @@ static int v1_devices_set(struct ksal_cgroup *cg, const struct ksal_cgroup_dev *
 
 	if (h < 0)
 		return h;
-	r = cg_write(cg->fd[h], cg->path[h], "devices.deny", "a", err);
+	r = cg_write(ksal_cg_fd(cg, h), cg->path[h], "devices.deny", "a", err);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
@@ -208,7 +208,7 @@ static int v1_devices_set(struct ksal_cgroup *cg, const struct ksal_cgroup_dev *
 		const struct ksal_cgroup_dev *d = &allow[i];
 
 		if (d->type == 'a') {
-			r = cg_write(cg->fd[h], cg->path[h], "devices.allow", "a", err);
+			r = cg_write(ksal_cg_fd(cg, h), cg->path[h], "devices.allow", "a", err);
 		} else {
 			if (d->major < 0)
 				snprintf(maj, sizeof(maj), "*");
@@ -218,8 +218,8 @@ static int v1_devices_set(struct ksal_cgroup *cg, const struct ksal_cgroup_dev *
 				snprintf(min, sizeof(min), "*");
 			else
 				snprintf(min, sizeof(min), "%" PRId64, d->minor);
-			r = cg_writef(cg->fd[h], cg->path[h], "devices.allow", err, "%c %s:%s %s",
-				      d->type, maj, min, d->access);
+			r = cg_writef(ksal_cg_fd(cg, h), cg->path[h], "devices.allow", err,
+				      "%c %s:%s %s", d->type, maj, min, d->access);
 		}
 		if (r < 0)
 			return r;
@@ -256,7 +256,7 @@ static int v1_apply_memory(struct ksal_cgroup *cg, const struct ksal_cgroup_limi
 	h = v1_hier(cg, "memory", err);
 	if (h < 0)
 		return h;
-	has_memsw = cg_file_exists(cg->fd[h], "memory.memsw.limit_in_bytes");
+	has_memsw = cg_file_exists(ksal_cg_fd(cg, h), "memory.memsw.limit_in_bytes");
 	if (!has_memsw) {
 		if (l->swap_max != -1) {
 			r = cg_swap_unsupported("memory.memsw.limit_in_bytes", l->swap_max, err);
@@ -265,16 +265,17 @@ static int v1_apply_memory(struct ksal_cgroup *cg, const struct ksal_cgroup_limi
 		}
 		if (l->memory_max == -1)
 			return 0;
-		return cg_write(cg->fd[h], cg->path[h], "memory.limit_in_bytes",
+		return cg_write(ksal_cg_fd(cg, h), cg->path[h], "memory.limit_in_bytes",
 				v1_num(b1, sizeof(b1), l->memory_max), err);
 	}
 
-	r = cg_read_u64(cg->fd[h], cg->path[h], "memory.limit_in_bytes", &cur_mem, err);
+	r = cg_read_u64(ksal_cg_fd(cg, h), cg->path[h], "memory.limit_in_bytes", &cur_mem, err);
 	if (r < 0)
 		return r == -ENOENT ? st_error_set(err, ENOENT, "read `%s/memory.limit_in_bytes`",
 						   cg->path[h])
 				    : r;
-	r = cg_read_u64(cg->fd[h], cg->path[h], "memory.memsw.limit_in_bytes", &cur_memsw, err);
+	r = cg_read_u64(ksal_cg_fd(cg, h), cg->path[h], "memory.memsw.limit_in_bytes", &cur_memsw,
+			err);
 	if (r < 0)
 		return r;
 	new_mem = l->memory_max != -1 ? l->memory_max : (int64_t)cur_mem;
@@ -291,18 +292,18 @@ static int v1_apply_memory(struct ksal_cgroup *cg, const struct ksal_cgroup_limi
 		new_memsw = new_mem + swap;
 
 	if ((uint64_t)new_mem > cur_memsw) {
-		r = cg_write(cg->fd[h], cg->path[h], "memory.memsw.limit_in_bytes",
+		r = cg_write(ksal_cg_fd(cg, h), cg->path[h], "memory.memsw.limit_in_bytes",
 			     v1_num(b2, sizeof(b2), new_memsw), err);
 		if (r < 0)
 			return r;
-		return cg_write(cg->fd[h], cg->path[h], "memory.limit_in_bytes",
+		return cg_write(ksal_cg_fd(cg, h), cg->path[h], "memory.limit_in_bytes",
 				v1_num(b1, sizeof(b1), new_mem), err);
 	}
-	r = cg_write(cg->fd[h], cg->path[h], "memory.limit_in_bytes",
+	r = cg_write(ksal_cg_fd(cg, h), cg->path[h], "memory.limit_in_bytes",
 		     v1_num(b1, sizeof(b1), new_mem), err);
 	if (r < 0)
 		return r;
-	return cg_write(cg->fd[h], cg->path[h], "memory.memsw.limit_in_bytes",
+	return cg_write(ksal_cg_fd(cg, h), cg->path[h], "memory.memsw.limit_in_bytes",
 			v1_num(b2, sizeof(b2), new_memsw), err);
 }
 
@@ -321,30 +322,31 @@ static int v1_apply_io(struct ksal_cgroup *cg, const struct ksal_cgroup_limits *
 	if (h < 0)
 		return h;
 	if (l->io_weight != -1) {
-		const char *file = cg_file_exists(cg->fd[h], "blkio.weight") ? "blkio.weight"
-				   : cg_file_exists(cg->fd[h], "blkio.bfq.weight")
-					   ? "blkio.bfq.weight"
-					   : NULL;
+		const char *file =
+			cg_file_exists(ksal_cg_fd(cg, h), "blkio.weight")	? "blkio.weight"
+			: cg_file_exists(ksal_cg_fd(cg, h), "blkio.bfq.weight") ? "blkio.bfq.weight"
+										: NULL;
 		if (!file)
 			return st_error_setx(
 				err, ST_EXIT_NOFEATURE, 0,
 				"set I/O priority: no blkio.weight or blkio.bfq.weight "
 				"in `%s` (no CFQ/BFQ I/O scheduler)",
 				cg->path[h]);
-		r = cg_writef(cg->fd[h], cg->path[h], file, err, "%" PRId64,
+		r = cg_writef(ksal_cg_fd(cg, h), cg->path[h], file, err, "%" PRId64,
 			      ksal_cgroup_ioprio_to_weight(l->io_weight));
 		if (r < 0)
 			return r;
 	}
 	/* 0 removes a v1 throttle rule */
 	for (size_t i = 0; l->io_device && l->io_bps_max != -1 && i < 2; i++) {
-		r = cg_writef(cg->fd[h], cg->path[h], bps[i], err, "%s %" PRId64, l->io_device,
-			      l->io_bps_max == KSAL_CG_UNLIMITED ? 0 : l->io_bps_max);
+		r = cg_writef(ksal_cg_fd(cg, h), cg->path[h], bps[i], err, "%s %" PRId64,
+			      l->io_device, l->io_bps_max == KSAL_CG_UNLIMITED ? 0 : l->io_bps_max);
 		if (r < 0)
 			return r;
 	}
 	for (size_t i = 0; l->io_device && l->io_iops_max != -1 && i < 2; i++) {
-		r = cg_writef(cg->fd[h], cg->path[h], iops[i], err, "%s %" PRId64, l->io_device,
+		r = cg_writef(ksal_cg_fd(cg, h), cg->path[h], iops[i], err, "%s %" PRId64,
+			      l->io_device,
 			      l->io_iops_max == KSAL_CG_UNLIMITED ? 0 : l->io_iops_max);
 		if (r < 0)
 			return r;
@@ -440,15 +442,15 @@ static int v1_stats(struct ksal_cgroup *cg, struct ksal_cgroup_stats *s, struct 
 	int h, r = 0;
 
 	h = cg_hier_find(m, "cpuacct");
-	if (h >= 0 && cg->fd[h] >= 0) {
-		r = opt_u64(cg_read_u64(cg->fd[h], cg->path[h], "cpuacct.usage", &s->cpu_usage_ns,
-					err));
+	if (h >= 0 && ksal_cg_fd(cg, h) >= 0) {
+		r = opt_u64(cg_read_u64(ksal_cg_fd(cg, h), cg->path[h], "cpuacct.usage",
+					&s->cpu_usage_ns, err));
 		if (r < 0)
 			return r;
 	}
 	h = cg_hier_find(m, "memory");
-	if (h >= 0 && cg->fd[h] >= 0) {
-		int fd = cg->fd[h];
+	if (h >= 0 && ksal_cg_fd(cg, h) >= 0) {
+		int fd = ksal_cg_fd(cg, h);
 		const char *p = cg->path[h];
 		uint64_t memsw = 0, memsw_fail = 0;
 
@@ -474,22 +476,23 @@ static int v1_stats(struct ksal_cgroup *cg, struct ksal_cgroup_stats *s, struct 
 		s->memory_failcnt += memsw_fail;
 	}
 	h = cg_hier_find(m, "pids");
-	if (h >= 0 && cg->fd[h] >= 0) {
-		if ((r = opt_u64(cg_read_u64(cg->fd[h], cg->path[h], "pids.current",
+	if (h >= 0 && ksal_cg_fd(cg, h) >= 0) {
+		if ((r = opt_u64(cg_read_u64(ksal_cg_fd(cg, h), cg->path[h], "pids.current",
 					     &s->pids_current, err))) < 0 ||
-		    (r = opt_u64(cg_read_u64(cg->fd[h], cg->path[h], "pids.max", &s->pids_max,
-					     err))) < 0)
+		    (r = opt_u64(cg_read_u64(ksal_cg_fd(cg, h), cg->path[h], "pids.max",
+					     &s->pids_max, err))) < 0)
 			return r;
 	}
 	h = cg_hier_find(m, "blkio");
-	if (h >= 0 && cg->fd[h] >= 0) {
-		r = v1_blkio_sum(cg->fd[h], cg->path[h],
+	if (h >= 0 && ksal_cg_fd(cg, h) >= 0) {
+		r = v1_blkio_sum(ksal_cg_fd(cg, h), cg->path[h],
 				 "blkio.throttle.io_service_bytes_recursive", &s->io_read_bytes,
 				 &s->io_write_bytes, err);
 		if (r < 0)
 			return r;
-		r = v1_blkio_sum(cg->fd[h], cg->path[h], "blkio.throttle.io_serviced_recursive",
-				 &s->io_read_ops, &s->io_write_ops, err);
+		r = v1_blkio_sum(ksal_cg_fd(cg, h), cg->path[h],
+				 "blkio.throttle.io_serviced_recursive", &s->io_read_ops,
+				 &s->io_write_ops, err);
 		if (r < 0)
 			return r;
 	}
@@ -504,11 +507,11 @@ static int v1_task_hier(struct ksal_cgroup *cg)
 
 	for (size_t i = 0; i < ARRAY_SIZE(pref); i++) {
 		int h = cg_hier_find(cg->mgr, pref[i]);
-		if (h >= 0 && cg->fd[h] >= 0)
+		if (h >= 0 && ksal_cg_fd(cg, h) >= 0)
 			return h;
 	}
 	for (size_t i = 0; i < cg->mgr->nhier; i++)
-		if (!cg->mgr->hier[i].v2 && cg->fd[i] >= 0)
+		if (!cg->mgr->hier[i].v2 && ksal_cg_fd(cg, i) >= 0)
 			return (int)i;
 	return -1;
 }
@@ -520,7 +523,7 @@ static int v1_pids(struct ksal_cgroup *cg, pid_t **pids, size_t *n, struct st_er
 	if (h < 0)
 		return st_error_setx(err, ST_EXIT_FAILED, ENOENT, "list tasks of cgroup %s",
 				     cg->name);
-	return cg_collect_pids(cg->fd[h], cg->path[h], "cgroup.procs", pids, n, err);
+	return cg_collect_pids(ksal_cg_fd(cg, h), cg->path[h], "cgroup.procs", pids, n, err);
 }
 
 static int v1_is_empty(struct ksal_cgroup *cg)
@@ -538,7 +541,7 @@ static int v1_state_is(struct ksal_cgroup *cg, const char *want)
 	_cleanup_free_ char *s = NULL;
 	int h = cg_hier_find(cg->mgr, "freezer");
 
-	if (cg_read(cg->fd[h], cg->path[h], "freezer.state", &s, false, NULL) < 0)
+	if (cg_read(ksal_cg_fd(cg, h), cg->path[h], "freezer.state", &s, false, NULL) < 0)
 		return -1;
 	return strncmp(s, want, strlen(want)) == 0 && s[strlen(want)] == '\n' ? 1 : 0;
 }
@@ -563,7 +566,7 @@ static int v1_freeze(struct ksal_cgroup *cg, bool frozen, struct st_error **err)
 
 	if (h < 0)
 		return h;
-	r = cg_write(cg->fd[h], cg->path[h], "freezer.state", want, err);
+	r = cg_write(ksal_cg_fd(cg, h), cg->path[h], "freezer.state", want, err);
 	if (r < 0)
 		return r;
 	r = cg_wait(cg, FREEZE_TIMEOUT_MS, frozen ? v1_is_frozen : v1_is_thawed);
@@ -590,7 +593,7 @@ static int v1_kill_all(struct ksal_cgroup *cg, int timeout_ms, struct st_error *
 		return st_error_setx(err, ST_EXIT_FAILED, ENOENT, "kill tasks of cgroup %s",
 				     cg->name);
 	/* frozen, nothing can fork between reading the list and the kill */
-	if (hf >= 0 && cg->fd[hf] >= 0) {
+	if (hf >= 0 && ksal_cg_fd(cg, hf) >= 0) {
 		_cleanup_error_ struct st_error *ferr = NULL;
 
 		if (v1_freeze(cg, true, &ferr) == 0)
@@ -602,7 +605,7 @@ static int v1_kill_all(struct ksal_cgroup *cg, int timeout_ms, struct st_error *
 		_cleanup_free_ pid_t *pids = NULL;
 		size_t n = 0;
 
-		r = cg_collect_pids(cg->fd[h], cg->path[h], "cgroup.procs", &pids, &n, err);
+		r = cg_collect_pids(ksal_cg_fd(cg, h), cg->path[h], "cgroup.procs", &pids, &n, err);
 		for (size_t i = 0; r == 0 && i < n; i++)
 			kill(pids[i], SIGKILL);
 		/* thaw even when listing failed, or the tasks stay frozen */

@@ -70,12 +70,12 @@ static int v2_cg_init(struct ksal_cgroup *cg, bool made, struct st_error **err)
 
 static int v2_clone_fd(struct ksal_cgroup *cg)
 {
-	return cg->fd[V2];
+	return ksal_cg_fd(cg, V2);
 }
 
 static int v2_attach(struct ksal_cgroup *cg, pid_t pid, struct st_error **err)
 {
-	int r = cg_writef(cg->fd[V2], cg->path[V2], "cgroup.procs", err, "%d", (int)pid);
+	int r = cg_writef(ksal_cg_fd(cg, V2), cg->path[V2], "cgroup.procs", err, "%d", (int)pid);
 
 	if (r < 0)
 		st_error_prefix(err, "attach %d to cgroup %s: ", (int)pid, cg->name);
@@ -99,7 +99,7 @@ int cg_delegate_v2_dir(int dfd, const char *path, uid_t uid, gid_t gid, struct s
 
 static int v2_delegate(struct ksal_cgroup *cg, uid_t uid, gid_t gid, struct st_error **err)
 {
-	return cg_delegate_v2_dir(cg->fd[V2], cg->path[V2], uid, gid, err);
+	return cg_delegate_v2_dir(ksal_cg_fd(cg, V2), cg->path[V2], uid, gid, err);
 }
 
 /* ---- device allowlist: a BPF_PROG_TYPE_CGROUP_DEVICE program, by hand ---- */
@@ -279,20 +279,20 @@ int cg_devices_bpf(int cgfd, const char *path, const struct ksal_cgroup_dev *all
 static int v2_devices_set(struct ksal_cgroup *cg, const struct ksal_cgroup_dev *allow, size_t n,
 			  struct st_error **err)
 {
-	return cg_devices_bpf(cg->fd[V2], cg->path[V2], allow, n, err);
+	return cg_devices_bpf(ksal_cg_fd(cg, V2), cg->path[V2], allow, n, err);
 }
 
 static int v2_write_num(struct ksal_cgroup *cg, const char *file, int64_t v, struct st_error **err)
 {
 	if (v == KSAL_CG_UNLIMITED)
-		return cg_write(cg->fd[V2], cg->path[V2], file, "max", err);
-	return cg_writef(cg->fd[V2], cg->path[V2], file, err, "%" PRId64, v);
+		return cg_write(ksal_cg_fd(cg, V2), cg->path[V2], file, "max", err);
+	return cg_writef(ksal_cg_fd(cg, V2), cg->path[V2], file, err, "%" PRId64, v);
 }
 
 static int v2_apply_io(struct ksal_cgroup *cg, const struct ksal_cgroup_limits *l,
 		       struct st_error **err)
 {
-	int fd = cg->fd[V2];
+	int fd = ksal_cg_fd(cg, V2);
 	const char *p = cg->path[V2];
 	char rule[256];
 	size_t len;
@@ -344,7 +344,7 @@ static int v2_apply_io(struct ksal_cgroup *cg, const struct ksal_cgroup_limits *
 static int v2_apply(struct ksal_cgroup *cg, const struct ksal_cgroup_limits *l,
 		    struct st_error **err)
 {
-	int fd = cg->fd[V2];
+	int fd = ksal_cg_fd(cg, V2);
 	const char *p = cg->path[V2];
 	int r;
 
@@ -416,7 +416,7 @@ static int v2_io_stat(struct ksal_cgroup *cg, struct ksal_cgroup_stats *s, struc
 	_cleanup_free_ char *buf = NULL;
 	int r;
 
-	r = cg_read(cg->fd[V2], cg->path[V2], "io.stat", &buf, true, err);
+	r = cg_read(ksal_cg_fd(cg, V2), cg->path[V2], "io.stat", &buf, true, err);
 	if (r < 0)
 		return r == -ENOENT ? 0 : r;
 	for (char *save = NULL, *tok = strtok_r(buf, " \n", &save); tok;
@@ -442,7 +442,7 @@ static int opt(int r)
 
 static int v2_stats(struct ksal_cgroup *cg, struct ksal_cgroup_stats *s, struct st_error **err)
 {
-	int fd = cg->fd[V2];
+	int fd = ksal_cg_fd(cg, V2);
 	const char *p = cg->path[V2];
 	uint64_t usec = 0;
 	int r;
@@ -464,7 +464,7 @@ static int v2_stats(struct ksal_cgroup *cg, struct ksal_cgroup_stats *s, struct 
 
 static int v2_pids(struct ksal_cgroup *cg, pid_t **pids, size_t *n, struct st_error **err)
 {
-	return cg_collect_pids(cg->fd[V2], cg->path[V2], "cgroup.procs", pids, n, err);
+	return cg_collect_pids(ksal_cg_fd(cg, V2), cg->path[V2], "cgroup.procs", pids, n, err);
 }
 
 static int v2_is_empty(struct ksal_cgroup *cg)
@@ -474,7 +474,8 @@ static int v2_is_empty(struct ksal_cgroup *cg)
 	size_t n = 0;
 	int r;
 
-	r = cg_read_key(cg->fd[V2], cg->path[V2], "cgroup.events", "populated", &populated, NULL);
+	r = cg_read_key(ksal_cg_fd(cg, V2), cg->path[V2], "cgroup.events", "populated", &populated,
+			NULL);
 	if (r == 0)
 		return populated == 0;
 	if (v2_pids(cg, &pids, &n, NULL) < 0)
@@ -486,7 +487,7 @@ static int v2_frozen_is(struct ksal_cgroup *cg, uint64_t want)
 {
 	uint64_t v;
 
-	if (cg_read_key(cg->fd[V2], cg->path[V2], "cgroup.events", "frozen", &v, NULL) < 0)
+	if (cg_read_key(ksal_cg_fd(cg, V2), cg->path[V2], "cgroup.events", "frozen", &v, NULL) < 0)
 		return -1;
 	return v == want;
 }
@@ -507,7 +508,7 @@ static int v2_freeze(struct ksal_cgroup *cg, bool frozen, struct st_error **err)
 {
 	int r;
 
-	r = cg_write(cg->fd[V2], cg->path[V2], "cgroup.freeze", frozen ? "1" : "0", err);
+	r = cg_write(ksal_cg_fd(cg, V2), cg->path[V2], "cgroup.freeze", frozen ? "1" : "0", err);
 	if (r < 0)
 		return r;
 	r = cg_wait(cg, FREEZE_TIMEOUT_MS, frozen ? v2_is_frozen : v2_is_thawed);
@@ -528,8 +529,8 @@ static int v2_kill_all(struct ksal_cgroup *cg, int timeout_ms, struct st_error *
 {
 	int r;
 
-	if (cg_file_exists(cg->fd[V2], "cgroup.kill")) {
-		r = cg_write(cg->fd[V2], cg->path[V2], "cgroup.kill", "1", err);
+	if (cg_file_exists(ksal_cg_fd(cg, V2), "cgroup.kill")) {
+		r = cg_write(ksal_cg_fd(cg, V2), cg->path[V2], "cgroup.kill", "1", err);
 		if (r < 0)
 			return r;
 		if (cg_wait(cg, timeout_ms, v2_is_empty) > 0)

@@ -55,6 +55,7 @@ json_t *ct_list_json(struct daemon *d, struct ct *ct)
 								 : "stopped"));
 	if (ct->cg && ct->run != CT_STOPPED && ksal_cgroup_stats(ct->cg, &st, NULL) == 0)
 		have_stats = true;
+	ksal_cgroup_close_fds(ct->cg); /* a list of hundreds keeps no fds */
 	json_object_set_new(o, "numproc",
 			    have_stats ? json_integer((json_int_t)st.pids_current) : json_null());
 	json_object_set_new(o, "physpages_used",

@@ -512,6 +512,9 @@ int ct_do_start(struct daemon *d, struct ct *ct, struct st_error **err)
 		goto fail;
 	if (ksal_spawn(&cfg, &sp, err) < 0)
 		goto fail;
+	/* ten directory fds per container on a hybrid host, copied into and
+	 * closed again by every later init: opened again when needed */
+	ksal_cgroup_close_fds(ct->cg);
 	ct->pid = sp.pid;
 	ct->start_time = sp.start_time;
 	ct->init_w.fd = sp.pidfd;
