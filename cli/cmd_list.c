@@ -44,6 +44,7 @@ const struct cli_list_field cli_list_fields[] = {
 	{ "stop_timeout", "STOP_TIMEOUT", 12, true, true },
 	{ "capability", "CAPABILITY", 20, false, false },
 	{ "privileged", "PRIVILEGED", 10, false, false },
+	{ "nesting", "NESTING", 7, false, false },
 	{ "netif", "NETIF", 20, false, false },
 	{ "network_mode", "NETMODE", 8, false, false },
 	{ "nameserver", "NAMESERVER", 15, false, false },

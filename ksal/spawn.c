@@ -589,7 +589,7 @@ int ksal_spawn(const struct ksal_spawn_cfg *cfg, struct ksal_spawned *out, struc
 			return st_error_prefix(err, "spawn: ");
 	}
 	(void)ksal_mount_new_api(); /* probe once, before the fork */
-	locked = ksal_spawn_locked_supported();
+	locked = !cfg->unlocked_mounts && ksal_spawn_locked_supported();
 	struct ksal_cgroupfs_plan plan = { 0 };
 	if (cfg->cgroupfs && ksal_cgroupfs_plan(&plan, err) < 0)
 		return st_error_prefix(err, "spawn: ");

@@ -108,6 +108,11 @@ struct ksal_spawn_cfg {
 	 * cgroup namespace roots them all at the container's cgroups. */
 	bool cgroupfs;
 
+	/* The init builds its own mounts, as where the kernel cannot lock
+	 * them: nested containers inside need a fresh proc mount, which the
+	 * kernel refuses while locked masks cover files of /proc. */
+	bool unlocked_mounts;
+
 	/* prctl(PR_SET_MEMORY_MERGE) in the child before exec (Linux 6.4+):
 	 * KSM may merge the pages of the init and everything it forks */
 	bool memory_merge;

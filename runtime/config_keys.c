@@ -346,6 +346,10 @@ const struct ct_key ct_keys[CT_KEY_COUNT] = {
 	[CT_PRIVILEGED] = { "PRIVILEGED", NOALIAS, CT_KIND_BOOL, .apply = CT_APPLY_RESTART,
 			    .list_name = "privileged",
 			    .help = "yes: no user namespace (container root is host root)" },
+	[CT_NESTING] = { "NESTING", NOALIAS, CT_KIND_BOOL, .apply = CT_APPLY_RESTART,
+			 .list_name = "nesting",
+			 .help = "yes: containers inside may mount a fresh /proc; the masks "
+				 "are then not locked" },
 	[CT_NAME] = { "NAME", NOALIAS, CT_KIND_STR, .validate = ct_validate_name,
 		      .apply = CT_APPLY_NONE, .list_name = "name",
 		      .help = "a name the container can be called by instead of its CTID" },

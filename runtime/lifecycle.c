@@ -508,6 +508,7 @@ int ct_do_start(struct daemon *d, struct ct *ct, struct st_error **err)
 	cfg.console_fd = slave;
 	/* resources area: MEMORY_MERGE (ksmd on, KSM for the init and its children) */
 	cfg.memory_merge = ct_config_bool(ct->conf, CT_MEMORY_MERGE, false);
+	cfg.unlocked_mounts = ct_config_bool(ct->conf, CT_NESTING, false);
 	if (cfg.memory_merge && res_ksm_acquire(d, ct, err) < 0)
 		goto fail;
 	if (ksal_spawn(&cfg, &sp, err) < 0)

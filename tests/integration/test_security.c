@@ -299,6 +299,33 @@ Test(security, host_is_invisible_and_proc_is_masked)
 	}
 }
 
+/* NESTING=yes: containers inside need a fresh proc of their own pid
+ * namespace, which locked masks forbid; the host's settings stay refused */
+Test(security, nesting_allows_a_fresh_proc)
+{
+	_cleanup_free_ char *o = NULL, *o2 = NULL;
+	int code = 0;
+
+	if (!tu_have_busybox())
+		skip_test("no static busybox for a shell inside");
+	make_template("sec");
+	create_start("9906", json_pack("{s:s}", "nesting", "yes"));
+	o = sh("9906",
+	       "mkdir -p /tmp/p; mount -t proc proc /tmp/p 2>&1 && { echo NEW-PROC; "
+	       "echo h > /tmp/p/sysrq-trigger && echo WROTE-TRIGGER; "
+	       "echo 1 > /tmp/p/sys/vm/drop_caches && echo WROTE-VM; umount /tmp/p; }; true",
+	       &code);
+	fprintf(stderr, "security: NESTING=yes, a fresh proc inside:\n%s", o);
+	cr_assert(strstr(o, "NEW-PROC"), "no fresh proc with NESTING=yes: %s", o);
+	cr_assert_null(strstr(o, "WROTE-"), "a host kernel setting was written: %s", o);
+	if (!ksal_spawn_locked_supported())
+		return;
+	create_start("9907", NULL);
+	o2 = sh("9907", "mkdir -p /tmp/p; mount -t proc proc /tmp/p 2>&1 && echo NEW-PROC; true",
+		&code);
+	cr_assert_null(strstr(o2, "NEW-PROC"), "a fresh proc over the locked masks: %s", o2);
+}
+
 Test(security, template_cannot_be_written)
 {
 	_cleanup_free_ char *img = NULL, *before = NULL, *after = NULL, *upper = NULL;
