@@ -57,6 +57,9 @@ struct cli_cmd {
 	bool no_header;
 	char **filter; /* CTIDs or names given on the command line */
 
+	/* start, stop: the CTIDs after the first, each its own request */
+	char **more_ctids;
+
 	/* set */
 	bool save;
 
@@ -84,7 +87,11 @@ struct cli_verb {
 	 * Returns the process exit code, or negative with *err set. */
 	int (*run)(struct cli_cmd *cmd, struct st_error **err);
 	const char *done; /* "Container CTID <done>" printed on success */
+	bool many;	  /* takes several CTIDs: one request each, in order */
 };
+
+/* Append a copy of s to the NULL-terminated vector *v; -ENOMEM. */
+int cli_strv_push(char ***v, const char *s);
 
 /* The verb table (verbs.c) and lookup by name or alias. */
 extern const struct cli_verb *const cli_verbs[];

@@ -162,13 +162,15 @@ static const struct cli_opt start_opts[] = { { "wait", 0, false },
 const struct cli_verb cli_verb_start = {
 	.name = "start",
 	.summary = "start a container",
-	.usage = "strata start CTID [--wait] [--nowait]\n"
+	.usage = "strata start CTID [CTID...] [--wait] [--nowait]\n"
 		 "\n"
 		 "Mount the container's root if needed and start its init. With --wait, return\n"
-		 "only when the container has finished booting.\n",
+		 "only when the container has finished booting. Several CTIDs are started one\n"
+		 "after the other; the exit code is the first failure's.\n",
 	.opts = start_opts,
 	.parse = cli_parse_ctid_flags,
 	.done = "started",
+	.many = true,
 };
 
 static const struct cli_opt stop_opts[] = { { "fast", 0, false },
@@ -178,16 +180,18 @@ static const struct cli_opt stop_opts[] = { { "fast", 0, false },
 const struct cli_verb cli_verb_stop = {
 	.name = "stop",
 	.summary = "stop a container",
-	.usage = "strata stop CTID [--fast] [--nowait]\n"
+	.usage = "strata stop CTID [CTID...] [--fast] [--nowait]\n"
 		 "\n"
 		 "Send the init its halt signal, wait STOP_TIMEOUT seconds, then kill every task\n"
-		 "of the container and unmount it. --fast kills at once.\n"
+		 "of the container and unmount it. --fast kills at once. Several CTIDs are\n"
+		 "stopped one after the other; the exit code is the first failure's.\n"
 		 "\n"
 		 "--nowait (every verb that changes a container): fail with exit code 9 at once\n"
 		 "if another operation holds the container's lock, instead of waiting.\n",
 	.opts = stop_opts,
 	.parse = cli_parse_ctid_flags,
 	.done = "stopped",
+	.many = true,
 };
 
 const struct cli_verb cli_verb_restart = {

@@ -112,22 +112,6 @@ static char **strv_from_const(const char *const *src)
 	return v;
 }
 
-static int strv_push(char ***v, const char *s)
-{
-	size_t n = 0;
-	char **nv;
-
-	while (*v && (*v)[n])
-		n++;
-	nv = realloc(*v, (n + 2) * sizeof(*nv));
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	nv[n] = strdup(s);
-	nv[n + 1] = NULL;
-	return nv[n] ? 0 : -ENOMEM;
-}
-
 static int list_parse(struct cli_cmd *cmd, int argc, char **argv, struct st_error **err)
 {
 	struct cli_args a;
@@ -148,7 +132,7 @@ static int list_parse(struct cli_cmd *cmd, int argc, char **argv, struct st_erro
 			r = cli_ctid_check("list", val, &id, err);
 			if (r < 0)
 				return r;
-			if (strv_push(&cmd->filter, id) < 0)
+			if (cli_strv_push(&cmd->filter, id) < 0)
 				return st_error_set(err, ENOMEM, "list");
 			continue;
 		}
@@ -195,7 +179,7 @@ static int list_parse(struct cli_cmd *cmd, int argc, char **argv, struct st_erro
 						err, ST_EXIT_BADARG, 0,
 						"list: unknown field `%s` in --output (strata list -L lists them)",
 						f);
-				if (strv_push(&cmd->fields, f) < 0)
+				if (cli_strv_push(&cmd->fields, f) < 0)
 					return st_error_set(err, ENOMEM, "list");
 			}
 			if (!cmd->fields)

@@ -172,9 +172,20 @@ void cli_usage_print(FILE *out, const struct cli_verb *verb)
 	      out);
 }
 
-int cli_run(struct cli_cmd *cmd)
+static int run_one(struct cli_cmd *cmd)
 {
 	_cleanup_error_ struct st_error *err = NULL;
+	int r = cmd->verb->run ? cmd->verb->run(cmd, &err) : generic_run(cmd, &err);
+
+	if (r < 0) {
+		cli_print_error(cmd, err);
+		return st_error_exit(err);
+	}
+	return r;
+}
+
+int cli_run(struct cli_cmd *cmd)
+{
 	int r;
 
 	if (cmd->verbose)
@@ -196,10 +207,18 @@ int cli_run(struct cli_cmd *cmd)
 		break;
 	}
 
-	r = cmd->verb->run ? cmd->verb->run(cmd, &err) : generic_run(cmd, &err);
-	if (r < 0) {
-		cli_print_error(cmd, err);
-		return st_error_exit(err);
+	r = run_one(cmd);
+	/* several CTIDs: each its own request, in order; the first failure's
+	 * exit code, after trying them all */
+	for (char **c = cmd->more_ctids; c && *c; c++) {
+		int rc;
+
+		json_object_set_new(cmd->req, "ctid", json_string(*c));
+		free(cmd->ctid);
+		cmd->ctid = strdup(*c);
+		rc = run_one(cmd);
+		if (r == 0)
+			r = rc;
 	}
 	return r;
 }

@@ -34,7 +34,24 @@ void cli_cmd_free(struct cli_cmd *cmd)
 	strv_free(cmd->fields);
 	free(cmd->sort);
 	strv_free(cmd->filter);
+	strv_free(cmd->more_ctids);
 	cli_cmd_init(cmd);
+}
+
+int cli_strv_push(char ***v, const char *s)
+{
+	size_t n = 0;
+	char **nv;
+
+	while (*v && (*v)[n])
+		n++;
+	nv = realloc(*v, (n + 2) * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	nv[n] = strdup(s);
+	nv[n + 1] = NULL;
+	return nv[n] ? 0 : -ENOMEM;
 }
 
 void cli_args_init(struct cli_args *a, const char *verb, int argc, char **argv)
@@ -309,6 +326,16 @@ int cli_parse_ctid_flags(struct cli_cmd *cmd, int argc, char **argv, struct st_e
 	while ((r = cli_args_next(&a, cmd, cmd->verb->opts, &o, &val, err)) > 0) {
 		if (r == CLI_ARG_OPT) {
 			json_object_set_new(args, o->name, json_true());
+			continue;
+		}
+		if (ctid && cmd->verb->many) {
+			_cleanup_free_ char *more = NULL;
+
+			r = cli_ctid_check(verb, val, &more, err);
+			if (r < 0)
+				return r;
+			if (cli_strv_push(&cmd->more_ctids, more) < 0)
+				return st_error_set(err, ENOMEM, "%s", verb);
 			continue;
 		}
 		if (ctid)

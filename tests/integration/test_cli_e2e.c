@@ -336,6 +336,41 @@ Test(cli_e2e, runscript)
 	cr_assert_str_eq(out, "from-script stcli-host\n");
 }
 
+/* several CTIDs: each started (stopped) in turn; one that fails does not
+ * keep the others from starting, and its exit code is the command's */
+Test(cli_e2e, start_and_stop_several)
+{
+	_cleanup_free_ char *out = NULL, *err = NULL;
+
+	need_daemon();
+	make_ct("9211", true);
+	free(out), out = NULL;
+	make_ct("9212", false);
+	make_ct("9213", false);
+	cr_assert_eq(strata(&out, &err, "start", "9211", "9212", "9213"), ST_EXIT_RUNNING, "%s%s",
+		     out, err);
+	cr_assert_str_eq(out, "Container 9212 started\nContainer 9213 started\n");
+	cr_assert_eq(strncmp(err, "strata: start 9211: ", 20), 0, "%s", err);
+	free(out), free(err);
+	cr_assert_eq(strata(&out, &err, "status", "9213"), 0, "%s", err);
+	cr_assert_str_eq(out, "CTID 9213 exist mounted running\n");
+	free(out), free(err);
+	cr_assert_eq(strata(&out, &err, "stop", "--fast", "9211", "9212", "9213"), 0, "%s", err);
+	cr_assert_str_eq(
+		out, "Container 9211 stopped\nContainer 9212 stopped\nContainer 9213 stopped\n");
+	free(out), free(err);
+	/* a bad CTID among them: refused before anything is sent */
+	cr_assert_eq(strata(&out, &err, "start", "9211", "a/b"), ST_EXIT_BADARG, "%s", err);
+	cr_assert_str_eq(out, "");
+	free(out), free(err);
+	cr_assert_eq(strata(&out, &err, "status", "9211"), 0, "%s", err);
+	cr_assert_str_eq(out, "CTID 9211 exist unmounted down\n");
+	free(out), free(err);
+	out = err = NULL;
+	/* a verb that takes one CTID still refuses a second */
+	cr_assert_eq(strata(&out, &err, "destroy", "9211", "9212"), ST_EXIT_BADARG, "%s", err);
+}
+
 Test(cli_e2e, unknown_container)
 {
 	_cleanup_free_ char *out = NULL, *err = NULL;

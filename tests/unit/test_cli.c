@@ -249,8 +249,22 @@ Test(cli, ctid_normalised_and_names_accepted)
 
 Test(cli, extra_argument_refused)
 {
-	cr_assert_lt(parse("start", "9201", "9202", NULL), 0);
+	cr_assert_lt(parse("destroy", "9201", "9202", NULL), 0);
 	expect_badarg("unexpected argument `9202`");
+}
+
+/* start and stop take several CTIDs, each checked before anything is sent */
+Test(cli, start_takes_several_ctids)
+{
+	cr_assert_eq(parse("start", "9201", "9202", "web", NULL), 0);
+	cr_assert_str_eq(cmd.ctid, "9201");
+	cr_assert_not_null(cmd.more_ctids);
+	cr_assert_str_eq(cmd.more_ctids[0], "9202");
+	cr_assert_str_eq(cmd.more_ctids[1], "web");
+	cr_assert_null(cmd.more_ctids[2]);
+	cli_cmd_free(&cmd);
+	cr_assert_lt(parse("stop", "9201", "a/b", NULL), 0);
+	expect_badarg("a/b");
 }
 
 Test(cli, unknown_verb)
