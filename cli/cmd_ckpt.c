@@ -102,6 +102,13 @@ static int ckpt_run(struct cli_cmd *cmd, struct st_error **err)
 			printf("Container %s %s\n", cmd->ctid, suspend ? "suspended" : "resumed");
 			if (suspend && dir)
 				printf("  checkpoint in %s\n", dir);
+			if (suspend && json_is_number(json_object_get(res, "frozen_ms")))
+				printf("  %.0f ms, frozen %.0f ms, %.1f MiB\n",
+				       json_number_value(json_object_get(res, "total_ms")),
+				       json_number_value(json_object_get(res, "frozen_ms")),
+				       (double)json_integer_value(
+					       json_object_get(res, "image_bytes")) /
+					       1048576.0);
 			if (kept)
 				printf("  checkpoint kept in %s\n", kept);
 		}

@@ -123,7 +123,8 @@
  *            100 when stratad is built without checkpoint support.
  *            args.dumpfile (absolute path): the image dir instead (linked
  *            from STATE_DIR/dumps/CTID after a suspend); suspend replies
- *            {"dumpfile"}. resume args.keep (bool): keep the images (the
+ *            {"dumpfile", "total_ms", "frozen_ms" (from the freeze to the
+ *            kill), "image_bytes"}. resume args.keep (bool): keep the images (the
  *            default dir is moved to STATE_DIR/dumps/CTID.kept), reply
  *            {"kept": path or null}.
  *   suspend-all / resume-all (no ctid; args.keep): every running /

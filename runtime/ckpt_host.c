@@ -50,7 +50,9 @@ int ct_req_suspend(struct daemon *d, struct ct *ct, uid_t uid, json_t *args, jso
 	if (ct_do_suspend_opts(d, ct, &o, err) < 0)
 		return -1;
 	dir = o.dumpfile ? strdup(o.dumpfile) : ct_dump_dir(d, ct);
-	*result = json_pack("{s:s?}", "dumpfile", dir);
+	/* frozen_ms: from the freeze to the kill, what a migration is judged by */
+	*result = json_pack("{s:s?, s:f, s:f, s:I}", "dumpfile", dir, "total_ms", o.total_ms,
+			    "frozen_ms", o.frozen_ms, "image_bytes", (json_int_t)o.image_bytes);
 	return 0;
 }
 

@@ -273,8 +273,12 @@ char *ct_dump_dir(struct daemon *d, struct ct *ct);
 struct ct_ckpt_opts {
 	const char *dumpfile;
 	bool keep;
+	/* out, suspend: the whole dump and its frozen part (from the
+	 * freeze to the kill), ms; the images' size, bytes */
+	double total_ms, frozen_ms;
+	uint64_t image_bytes;
 };
-int ct_do_suspend_opts(struct daemon *d, struct ct *ct, const struct ct_ckpt_opts *o,
+int ct_do_suspend_opts(struct daemon *d, struct ct *ct, struct ct_ckpt_opts *o,
 		       struct st_error **err);
 /* *kept: where the images were kept (--keep), else NULL */
 int ct_do_resume_opts(struct daemon *d, struct ct *ct, const struct ct_ckpt_opts *o, char **kept,

@@ -107,7 +107,7 @@ static char *ckpt_dir_for(struct daemon *d, struct ct *ct, const struct ct_ckpt_
 	return real ? real : take_ptr(def);
 }
 
-int ct_do_suspend_opts(struct daemon *d, struct ct *ct, const struct ct_ckpt_opts *o,
+int ct_do_suspend_opts(struct daemon *d, struct ct *ct, struct ct_ckpt_opts *o,
 		       struct st_error **err)
 {
 	_cleanup_free_ char *def = ct_dump_dir(d, ct), *parent = NULL, *dir = NULL;
@@ -155,6 +155,11 @@ int ct_do_suspend_opts(struct daemon *d, struct ct *ct, const struct ct_ckpt_opt
 	st_info("suspended container %s to %s (%.0f ms, frozen %.0f ms, synced in %.0f ms, "
 		"%" PRIu64 " pages)",
 		ct->ctid, dir, res.total_ms, res.frozen_ms, res.sync_ms, res.pages);
+	if (o) {
+		o->total_ms = res.total_ms;
+		o->frozen_ms = res.frozen_ms;
+		o->image_bytes = res.image_bytes;
+	}
 	return 0;
 }
 
@@ -313,7 +318,7 @@ int ct_do_resume(struct daemon *d, struct ct *ct, struct st_error **err)
 			     ct->ctid);
 }
 
-int ct_do_suspend_opts(struct daemon *d, struct ct *ct, const struct ct_ckpt_opts *o,
+int ct_do_suspend_opts(struct daemon *d, struct ct *ct, struct ct_ckpt_opts *o,
 		       struct st_error **err)
 {
 	(void)o;

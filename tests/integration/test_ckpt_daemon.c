@@ -411,6 +411,19 @@ Test(ckpt_daemon, three_cycles_counter_memory_tcp)
 		t0 = now_s();
 		cr_assert_eq(strata(&out, "suspend", CT), 0, "cycle %d: suspend: %s", cycle, out);
 		cr_log_info("cycle %d: suspend %.0f ms", cycle, (now_s() - t0) * 1000);
+		{ /* the reply's figures: frozen within the whole, 256 MiB written */
+			double total = 0, frozen = 0, mib = 0;
+			const char *l = strstr(out, " ms, frozen ");
+
+			cr_assert_not_null(l, "no figures in: %s", out);
+			while (l > out && l[-1] != '\n')
+				l--;
+			cr_assert_eq(
+				sscanf(l, " %lf ms, frozen %lf ms, %lf MiB", &total, &frozen, &mib),
+				3, "%s", out);
+			cr_assert(frozen > 0 && frozen <= total, "%s", out);
+			cr_assert_geq(mib, 256, "%s", out);
+		}
 		c0 = counter();
 		cr_assert_leq(cg_tasks(), 0, "tasks left in the cgroup after suspend");
 		assert_status("down suspended");
