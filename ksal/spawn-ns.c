@@ -31,6 +31,7 @@
 #include "ksal/cleanup.h"
 #include "ksal/log.h"
 #include "ksal/mount.h"
+#include "ksal/mountinfo.h"
 #include "ksal/spawn-internal.h"
 
 #ifndef FSCONFIG_SET_STRING
@@ -66,23 +67,6 @@ bool ksal_spawn_locked_supported(void)
 	return true;
 }
 
-/* "\040" and friends in a mountinfo path, in place */
-static void unescape(char *s)
-{
-	char *w = s;
-
-	for (char *r = s; *r; r++) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
-		    r[3] >= '0' && r[3] <= '7') {
-			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
-			r += 3;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = '\0';
-}
-
 static bool keep(const char *mp)
 {
 	return !strcmp(mp, "/") || !strcmp(mp, "/proc") || !strcmp(mp, "/sys") ||
@@ -95,19 +79,26 @@ static int detach_unneeded(struct st_error **err)
 	_cleanup_fclose_ FILE *f = fopen("/proc/thread-self/mountinfo", "re");
 	_cleanup_free_ char *line = NULL;
 	size_t cap = 0;
-	char mp[4096];
 
 	if (!f)
 		return st_error_set(err, errno, "open `/proc/thread-self/mountinfo`");
 	while (getline(&line, &cap, f) > 0) {
-		if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
-			continue;
-		unescape(mp);
-		if (keep(mp))
+		struct ksal_mountinfo m = { 0 };
+		int r = ksal_mountinfo_parse(line, &m);
+
+		if (r == -ENOMEM)
+			return st_error_set(err, ENOMEM, "read `/proc/thread-self/mountinfo`");
+		if (r < 0)
 			continue;
 		/* under an already detached one: gone with it */
-		if (umount2(mp, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
-			return st_error_set(err, errno, "detach `%s` in the build namespace", mp);
+		if (!keep(m.mountpoint) && umount2(m.mountpoint, MNT_DETACH) < 0 &&
+		    errno != EINVAL && errno != ENOENT) {
+			r = errno;
+			st_error_set(err, r, "detach `%s` in the build namespace", m.mountpoint);
+			ksal_mountinfo_clear(&m);
+			return -1;
+		}
+		ksal_mountinfo_clear(&m);
 	}
 	return 0;
 }
