@@ -546,8 +546,8 @@ static int child_error(const struct ksal_spawn_cfg *cfg, int r, const struct ksa
 {
 	if (r == -ETIMEDOUT)
 		return st_error_setx(err, ST_EXIT_TIMEOUT, ETIMEDOUT,
-				     "spawn: the init did not get to %s `%s` within %d s",
-				     waiting_for, cfg->argv[0], KSAL_SYNC_TIMEOUT_MS / 1000);
+				     "spawn: the init `%s` did not get to its %s within %d s",
+				     cfg->argv[0], waiting_for, KSAL_SYNC_TIMEOUT_MS / 1000);
 	if (r < 0)
 		return st_error_set(err, -r, "spawn: wait for the init's %s", waiting_for);
 	if (r == 0)
