@@ -7,6 +7,8 @@
 #   PAR=4 bench/density.sh 200      (start with 4 clients at once)
 #   BATCH=50 bench/density.sh        (Strata: `strata start` with 50 CTIDs a
 #                                    command, not a process per container)
+#   BENCH_LXCFS=no bench/density.sh  (Strata's containers without lxcfs's
+#                                    8 binds over /proc and /sys files)
 #
 # Each system's N containers run the same idle init: busybox init (Strata's
 # busybox template; for LXC, runc and crun `/bin/init` over one shared busybox

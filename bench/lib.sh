@@ -59,6 +59,7 @@ INIT_PATH=$BUILD/templates/strata-init
 LOG_FILE=$BENCH_DIR/stratad.log
 LOG_LEVEL=${BENCH_LOG_LEVEL:-warning}
 VE_STOP_MODE=stop
+LXCFS=${BENCH_LXCFS:-yes}
 CONF
 	"$STRATAD" --config "$BENCH_DIR/strata.conf" --daemon --pidfile "$BENCH_DIR/stratad.pid" ||
 		bench_die "stratad did not start (see $BENCH_DIR/stratad.log)"
