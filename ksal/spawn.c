@@ -433,19 +433,21 @@ static pid_t clone3_vm(struct ksal_clone_args *args, int (*fn)(void *), void *ar
 	return (pid_t)ret;
 }
 
-/* The stack for the next init, NULL if there is none (a fork then). */
+/* The stack for the next init, NULL if there is none (a fork then): one
+ * per process, taken atomically, so a second thread spawning at the same
+ * time forks instead. */
 static char *spawn_stack_get(void)
 {
-	if (spawn_stack_busy)
+	if (__atomic_test_and_set(&spawn_stack_busy, __ATOMIC_ACQUIRE))
 		return NULL;
 	if (!spawn_stack) {
 		char *m = mmap(NULL, SPAWN_STACK_SIZE + 4096, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 
-		if (m == MAP_FAILED)
-			return NULL;
-		if (mprotect(m, 4096, PROT_NONE) < 0) {
-			munmap(m, SPAWN_STACK_SIZE + 4096);
+		if (m == MAP_FAILED || mprotect(m, 4096, PROT_NONE) < 0) {
+			if (m != MAP_FAILED)
+				munmap(m, SPAWN_STACK_SIZE + 4096);
+			__atomic_clear(&spawn_stack_busy, __ATOMIC_RELEASE);
 			return NULL;
 		}
 		spawn_stack = m;
@@ -454,14 +456,13 @@ static char *spawn_stack_get(void)
 	/* the last init's frames left their redzones poisoned */
 	__asan_unpoison_memory_region(spawn_stack + 4096, SPAWN_STACK_SIZE);
 #endif
-	spawn_stack_busy = true;
 	return spawn_stack + 4096;
 }
 
 static void spawn_stack_put(char **stack)
 {
 	if (*stack)
-		spawn_stack_busy = false;
+		__atomic_clear(&spawn_stack_busy, __ATOMIC_RELEASE);
 	*stack = NULL;
 }
 #endif
