@@ -313,9 +313,6 @@ static int setup_dev(struct root_ctx *c)
 		if (symlinkat(links[i].target, devfd, links[i].name) < 0) {
 			snprintf(rel, sizeof(rel), "/dev/%s", links[i].name);
 			return fail_at(c, -errno, "symlink", rel);
-		} else if (own(c, devfd, links[i].name) < 0) {
-			snprintf(rel, sizeof(rel), "/dev/%s", links[i].name);
-			return fail_at(c, -errno, "chown", rel);
 		}
 	if (c->cfg->console_fd >= 0) {
 		_cleanup_close_ int fd = make_in_root(c, "/dev/console", true);
