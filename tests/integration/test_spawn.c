@@ -195,23 +195,14 @@ Test(spawn, devpts_without_a_mapped_tty_group)
 	/* gid 5 (tty) unmapped: devpts must be mounted without gid=5 */
 	static const struct ksal_idmap one[] = { { 0, HOST_BASE, 1 } };
 	char *argv[] = { "/bin/sh", "-c", "ls /dev/pts/ptmx", NULL };
-	_cleanup_close_ int out_r = -EBADF, out_w = -EBADF;
 	_cleanup_free_ char *out = NULL;
-	struct st_error *err = NULL;
 	struct ksal_spawn_cfg cfg;
 	struct ksal_spawned sp;
-	int p[2];
 
 	default_cfg(&cfg, argv);
 	cfg.gid_map = one;
 	cfg.n_gid_map = 1;
-	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	out_r = p[0], out_w = p[1];
-	cfg.stdio[1] = out_w;
-	cr_assert_eq(ksal_spawn(&cfg, &sp, &err), 0, "spawn: %s", err ? err->msg : "");
-	track_pidfd(sp.pidfd);
-	closep(&out_w);
-	out = read_until(out_r, NULL);
+	out = spawn_output(&cfg, &sp, false);
 	cr_assert_str_eq(out, "/dev/pts/ptmx\n");
 	cr_assert_eq(wait_exit(sp.pidfd), 0);
 	untrack_close(sp.pidfd);
@@ -223,14 +214,11 @@ Test(spawn, on_an_overlayfs_root)
 	static const char script[] = "echo hi > /tmp/made-inside && cat /tmp/made-inside\n"
 				     "echo id=$(id -u)\n";
 	char *argv[] = { "/bin/sh", "-c", (char *)script, NULL };
-	_cleanup_close_ int out_r = -EBADF, out_w = -EBADF;
 	_cleanup_free_ char *out = NULL, *opts = NULL;
 	char tmpl[] = "/tmp/stspawn-ovl-XXXXXX", path[256], merged[256];
-	struct st_error *err = NULL;
 	struct ksal_spawn_cfg cfg;
 	struct ksal_spawned sp;
 	struct stat st;
-	int p[2];
 
 	cr_assert_not_null(mkdtemp(tmpl));
 	g_ovl = strdup(tmpl);
@@ -249,14 +237,7 @@ Test(spawn, on_an_overlayfs_root)
 
 	default_cfg(&cfg, argv);
 	cfg.rootfs = merged;
-	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	out_r = p[0], out_w = p[1];
-	cfg.stdio[1] = out_w;
-	cfg.stdio[2] = out_w;
-	cr_assert_eq(ksal_spawn(&cfg, &sp, &err), 0, "spawn: %s", err ? err->msg : "");
-	track_pidfd(sp.pidfd);
-	closep(&out_w);
-	out = read_until(out_r, NULL);
+	out = spawn_output(&cfg, &sp, true);
 	cr_assert_eq(wait_exit(sp.pidfd), 0, "%s", out);
 	untrack_close(sp.pidfd);
 	cr_assert_str_eq(out, "hi\nid=0\n");
@@ -492,13 +473,11 @@ Test(spawn, cgroup_ns_is_rooted_after_the_hook)
 	static const char script[] = "echo pids=$(grep :pids: /proc/self/cgroup | cut -d: -f3)\n"
 				     "echo END\n";
 	char *argv[] = { "/bin/sh", "-c", (char *)script, NULL };
-	_cleanup_close_ int out_r = -EBADF, out_w = -EBADF, procs = -EBADF;
+	_cleanup_close_ int procs = -EBADF;
 	_cleanup_free_ char *out = NULL;
-	struct st_error *err = NULL;
 	struct ksal_spawn_cfg cfg;
 	struct ksal_spawned sp;
 	char path[160];
-	int p[2];
 
 	if (access("/sys/fs/cgroup/pids/cgroup.procs", F_OK) < 0)
 		cr_skip_test("no v1 pids hierarchy");
@@ -512,13 +491,7 @@ Test(spawn, cgroup_ns_is_rooted_after_the_hook)
 	default_cfg(&cfg, argv);
 	cfg.parent_hook = hook_attach_v1;
 	cfg.hook_data = &procs;
-	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	out_r = p[0], out_w = p[1];
-	cfg.stdio[1] = out_w;
-	cr_assert_eq(ksal_spawn(&cfg, &sp, &err), 0, "spawn: %s", err ? err->msg : "");
-	track_pidfd(sp.pidfd);
-	closep(&out_w);
-	out = read_until(out_r, NULL);
+	out = spawn_output(&cfg, &sp, false);
 	assert_field(out, "pids", "/");
 	cr_assert_eq(wait_exit(sp.pidfd), 0);
 	untrack_close(sp.pidfd);
@@ -535,13 +508,11 @@ Test(spawn, cgroupfs_like_nspawn)
 		"echo first=$(head -n1 /sys/fs/cgroup/unified/cgroup.procs)\n"
 		"echo END\n";
 	char *argv[] = { "/bin/sh", "-c", (char *)script, NULL };
-	_cleanup_close_ int out_r = -EBADF, out_w = -EBADF, cg = -EBADF;
+	_cleanup_close_ int cg = -EBADF;
 	_cleanup_free_ char *out = NULL, *want = NULL;
-	struct st_error *err = NULL;
 	struct ksal_spawn_cfg cfg;
 	struct ksal_spawned sp;
 	char path[160];
-	int p[2];
 
 	if (access("/sys/fs/cgroup/unified/cgroup.procs", F_OK) < 0 ||
 	    access("/sys/fs/cgroup/memory/cgroup.procs", F_OK) < 0)
@@ -557,14 +528,7 @@ Test(spawn, cgroupfs_like_nspawn)
 	default_cfg(&cfg, argv);
 	cfg.cgroupfs = true;
 	cfg.cgroup_fd = cg;
-	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	out_r = p[0], out_w = p[1];
-	cfg.stdio[1] = out_w;
-	cfg.stdio[2] = out_w;
-	cr_assert_eq(ksal_spawn(&cfg, &sp, &err), 0, "spawn: %s", err ? err->msg : "");
-	track_pidfd(sp.pidfd);
-	closep(&out_w);
-	out = read_until(out_r, NULL);
+	out = spawn_output(&cfg, &sp, true);
 	/* the same hierarchies as the host's */
 	struct dirent **ents;
 	int nents = scandir("/sys/fs/cgroup", &ents, NULL, alphasort);

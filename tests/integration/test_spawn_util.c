@@ -198,6 +198,23 @@ void default_cfg(struct ksal_spawn_cfg *cfg, char *const *argv)
 }
 
 /* Read fd until `until` shows up (or EOF), 10 s at most. */
+char *spawn_output(struct ksal_spawn_cfg *cfg, struct ksal_spawned *sp, bool with_stderr)
+{
+	_cleanup_close_ int out_r = -EBADF, out_w = -EBADF;
+	struct st_error *err = NULL;
+	int p[2];
+
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	out_r = p[0], out_w = p[1];
+	cfg->stdio[1] = out_w;
+	if (with_stderr)
+		cfg->stdio[2] = out_w;
+	cr_assert_eq(ksal_spawn(cfg, sp, &err), 0, "spawn: %s", err ? err->msg : "");
+	track_pidfd(sp->pidfd);
+	closep(&out_w);
+	return read_until(out_r, NULL);
+}
+
 char *read_until(int fd, const char *until)
 {
 	size_t len = 0, cap = 65536;

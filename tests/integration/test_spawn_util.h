@@ -34,6 +34,9 @@ void untrack_close(int pidfd);
 void default_cfg(struct ksal_spawn_cfg *cfg, char *const *argv);
 /* Read fd until `until` shows (or EOF), 10 s at most; malloc'd. */
 char *read_until(int fd, const char *until);
+/* Spawn cfg with its stdout (and stderr, with_stderr) on a pipe, the init's
+ * pidfd tracked; all it wrote until it closed them, malloc'd. */
+char *spawn_output(struct ksal_spawn_cfg *cfg, struct ksal_spawned *sp, bool with_stderr);
 /* The value of a "key=value" line, malloc'd, or NULL. */
 char *field(const char *out, const char *key);
 void assert_field(const char *out, const char *key, const char *want);
