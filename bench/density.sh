@@ -111,12 +111,17 @@ rss_kb() {
 	echo "$sum"
 }
 # run_n FROM CMD...: run CMD with {} replaced by each of FROM..FROM+N-1,
-# PAR at a time; prints the wall time in ms
+# PAR at a time; with RUN_BATCH=K (> 1), CMD gets K of them appended instead
+# (no {}); prints the wall time in ms
 run_n() {
 	local from=$1 t0 t1
 	shift
 	t0=$(date +%s%N)
-	seq "$from" $((from + N - 1)) | xargs -P "$PAR" -I{} "$@" >/dev/null
+	if [ "${RUN_BATCH:-1}" -gt 1 ]; then
+		seq "$from" $((from + N - 1)) | xargs -P "$PAR" -n "$RUN_BATCH" "$@" >/dev/null
+	else
+		seq "$from" $((from + N - 1)) | xargs -P "$PAR" -I{} "$@" >/dev/null
+	fi
 	t1=$(date +%s%N)
 	echo $(((t1 - t0) / 1000000))
 }
@@ -176,11 +181,7 @@ run_strata() {
 	baseline strata_helpers
 	echo "strata: starting $N" >&2
 	if [ "${BATCH:-1}" -gt 1 ]; then
-		local t0 t1
-		t0=$(date +%s%N)
-		seq $((CT0 + 1)) $((CT0 + N)) | xargs -P "$PAR" -n "$BATCH" $STRATA start >/dev/null
-		t1=$(date +%s%N)
-		R_START[strata]=$(((t1 - t0) / 1000000))
+		R_START[strata]=$(RUN_BATCH=$BATCH run_n $((CT0 + 1)) $STRATA start)
 	else
 		R_START[strata]=$(run_n $((CT0 + 1)) $STRATA start {})
 	fi
