@@ -599,7 +599,9 @@ int lxcfs_rebind(const struct lxcfs *l, pid_t pid, struct st_error **err)
 		for (size_t i = 0; i < N_VIEW; i++) {
 			if (tree[i] < 0)
 				continue;
-			/* the old (dead) bind, if there is one */
+			/* the old (dead) bind, if there is one; where the
+			 * container's mounts are locked (stratad(8)) it cannot
+			 * go and the new one covers it */
 			umount2(l->target[i], MNT_DETACH);
 			if (move_mount(tree[i], "", AT_FDCWD, l->target[i],
 				       MOVE_MOUNT_F_EMPTY_PATH) < 0)
