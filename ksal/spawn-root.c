@@ -249,6 +249,62 @@ static int rebind(struct root_ctx *c, const char *rel, bool ro)
 	return 0;
 }
 
+/*
+ * The empty read-only tmpfs over masked directories. Built by the parent,
+ * every mask is a clone of one tmpfs made once per process: a tmpfs and
+ * its mount weigh ~4.8 kB of slab and percpu memory here (super_block,
+ * root inode, percpu counters, a shrinker), a clone ~0.4 kB, and each
+ * shrinker adds to every memory cgroup's shrinker map (bench/kmem.sh), so
+ * masks of their own would cost two superblocks per container and more
+ * with every container running. The superblock is read-only and owned by the
+ * host's user namespace (container root cannot remount it), its mounts
+ * locked read-only in the container: no container can write to what the
+ * others see. The init's own masks (the mount(2) path) stay its own.
+ */
+static int shared_mask_fd = -1;
+
+static int shared_mask_tree(void)
+{
+	_cleanup_close_ int fs = -EBADF;
+	int m, none = -1;
+
+	if (__atomic_load_n(&shared_mask_fd, __ATOMIC_ACQUIRE) < 0) {
+		fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+		if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "mode", "555", 0) < 0 ||
+		    fsconfig(fs, FSCONFIG_SET_STRING, "size", "4k", 0) < 0 ||
+		    fsconfig(fs, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0 ||
+		    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+			return -errno;
+		m = fsmount(fs, FSMOUNT_CLOEXEC,
+			    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+				    MOUNT_ATTR_NOEXEC);
+		if (m < 0)
+			return -errno;
+		/* two threads spawning at once: the first one's is kept */
+		if (!__atomic_compare_exchange_n(&shared_mask_fd, &none, m, false, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE))
+			close(m);
+	}
+	m = open_tree(shared_mask_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	return m < 0 ? -errno : m;
+}
+
+static int mask_dir(struct root_ctx *c, const char *target)
+{
+	int tree;
+
+	if (c->parent) {
+		tree = shared_mask_tree();
+		if (tree >= 0)
+			return ksal_mount_attach_tree(tree, target,
+						      KSAL_MNT_RDONLY | KSAL_MNT_NOSUID |
+							      KSAL_MNT_NODEV | KSAL_MNT_NOEXEC);
+		/* a kernel that clones no detached mount: one of its own */
+	}
+	return ksal_mount_fs("tmpfs", target, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			     "mode=555,size=4k");
+}
+
 static int mask(struct root_ctx *c, const char *rel)
 {
 	_cleanup_close_ int fd = open_in_root(c->rootfd, rel, O_PATH);
@@ -263,8 +319,7 @@ static int mask(struct root_ctx *c, const char *rel)
 	if (fstat(fd, &st) < 0)
 		return fail_at(c, -errno, "stat to mask", rel);
 	if (S_ISDIR(st.st_mode))
-		r = ksal_mount_fs("tmpfs", fdpath(&p, fd),
-				  MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=555,size=4k");
+		r = mask_dir(c, fdpath(&p, fd));
 	else
 		r = ksal_mount_bind("/dev/null", fdpath(&p, fd), KSAL_MNT_RDONLY);
 	if (r < 0)
@@ -279,6 +334,37 @@ static bool gid_mapped(const struct ksal_spawn_cfg *cfg, uint32_t gid)
 	return ksal_idmap_to_host(cfg->gid_map, cfg->n_gid_map, gid) >= 0;
 }
 
+/*
+ * /dev/shm: a directory of /dev's tmpfs bound on itself, not a tmpfs of its
+ * own. A mount point still (a guest's init leaves it alone), nosuid, nodev
+ * and exec allowed as before, mode 1777; one superblock fewer per
+ * container (see mask_dir for what a superblock costs). What changes: its
+ * space is /dev's (no size of its own, as before: the memory cgroup is the
+ * limit).
+ */
+static int setup_shm(struct root_ctx *c)
+{
+	_cleanup_close_ int fd = make_in_root(c, "/dev/shm", false);
+	struct fdpath p;
+	int r;
+
+	if (fd < 0)
+		return fail_at(c, fd, "create", "/dev/shm");
+	if (chmod(fdpath(&p, fd), 01777) < 0)
+		return fail_at(c, -errno, "chmod 1777", "/dev/shm");
+	r = ksal_mount_bind(fdpath(&p, fd), fdpath(&p, fd), KSAL_MNT_NOSUID | KSAL_MNT_NODEV);
+	if (r < 0)
+		return fail_at(c, r, "bind on itself", "/dev/shm");
+	closep(&fd);
+	fd = open_in_root(c->rootfd, "/dev/shm", O_PATH); /* the new mount */
+	if (fd < 0)
+		return fail_at(c, fd, "open", "/dev/shm");
+	r = ksal_mount_setattr(fdpath(&p, fd), KSAL_MNT_NOSUID | KSAL_MNT_NODEV, KSAL_MNT_NOEXEC);
+	if (r < 0)
+		return fail_at(c, r, "set nosuid,nodev,exec", "/dev/shm");
+	return 0;
+}
+
 static int setup_dev(struct root_ctx *c)
 {
 	static const struct {
@@ -291,8 +377,8 @@ static int setup_dev(struct root_ctx *c)
 	_cleanup_close_ int devfd = -EBADF;
 	char src[32], rel[32];
 
-	if (mount_fs_at(c, "tmpfs", "/dev", MS_NOSUID | MS_NOEXEC | MS_STRICTATIME,
-			"mode=755,size=64k") < 0)
+	/* no size of its own: /dev/shm is on it (setup_shm) */
+	if (mount_fs_at(c, "tmpfs", "/dev", MS_NOSUID | MS_NOEXEC | MS_STRICTATIME, "mode=755") < 0)
 		return -1;
 	for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++) {
 		snprintf(src, sizeof(src), "/dev/%s", dev_nodes[i]);
@@ -303,7 +389,7 @@ static int setup_dev(struct root_ctx *c)
 			gid_mapped(c->cfg, 5) ? "newinstance,ptmxmode=0666,mode=0620,gid=5"
 					      : "newinstance,ptmxmode=0666,mode=0620") < 0)
 		return -1;
-	if (mount_fs_at(c, "tmpfs", "/dev/shm", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
+	if (setup_shm(c) < 0)
 		return -1;
 
 	devfd = open_in_root(c->rootfd, "/dev", O_PATH | O_DIRECTORY);
