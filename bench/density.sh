@@ -9,6 +9,11 @@
 #                                    command, not a process per container)
 #   BENCH_LXCFS=no bench/density.sh  (Strata's containers without lxcfs's
 #                                    8 binds over /proc and /sys files)
+#   KMEM_DIR=DIR bench/density.sh    (also keep, per system, snapshots of
+#                                    /proc/slabinfo, meminfo and vmallocinfo
+#                                    before and after the start, and one
+#                                    init's mountinfo, namespaces and the
+#                                    daemon's fds: bench/kmem.sh reads them)
 #
 # Each system's N containers run the same idle init: busybox init (Strata's
 # busybox template; for LXC, runc and crun `/bin/init` over one shared busybox
@@ -126,6 +131,45 @@ run_n() {
 	echo $(((t1 - t0) / 1000000))
 }
 
+# KMEM_DIR: snapshots of the kernel's memory for bench/kmem.sh
+kmem_snap() { # system, before|after
+	[ -n "${KMEM_DIR:-}" ] || return 0
+	mkdir -p "$KMEM_DIR"
+	cat /proc/slabinfo >"$KMEM_DIR/$1.$2.slabinfo"
+	cat /proc/meminfo >"$KMEM_DIR/$1.$2.meminfo"
+	cat /proc/vmallocinfo >"$KMEM_DIR/$1.$2.vmallocinfo"
+	echo "$N" >"$KMEM_DIR/$1.n"
+}
+kmem_ct() { # system, daemon pid or "", pids of the containers...
+	[ -n "${KMEM_DIR:-}" ] || return 0
+	local sys=$1 d=$2 p init='' ns n=0
+	shift 2
+	for p in "$@"; do
+		# the container's init: pid 1 in its own pid namespace
+		if awk '/^NSpid:/ { exit !($NF == 1 && NF > 2) }' "/proc/$p/status" 2>/dev/null; then
+			init=$p
+			break
+		fi
+	done
+	{
+		echo "tasks $#"
+		if [ -n "$init" ]; then
+			echo "mounts $(wc -l <"/proc/$init/mountinfo")"
+			for ns in /proc/"$init"/ns/*; do
+				[ "$(readlink "$ns")" != "$(readlink "/proc/1/ns/${ns##*/}")" ] && n=$((n + 1))
+			done
+			echo "namespaces $n"
+			echo "init_fds $(ls "/proc/$init/fd" | wc -l)"
+			cp "/proc/$init/mountinfo" "$KMEM_DIR/$sys.mountinfo"
+			ls -l "/proc/$init/ns/" >"$KMEM_DIR/$sys.ns"
+		fi
+		if [ -n "$d" ]; then
+			echo "daemon_fds $(ls "/proc/$d/fd" | wc -l)"
+			echo "daemon_anon $(awk '/^RssAnon:/ { print $2 }' "/proc/$d/status")"
+		fi
+	} >"$KMEM_DIR/$sys.counts"
+}
+
 declare -A R_START R_STOP R_HOST R_OWN R_SLAB R_HELP R_HELPRSS R_NPROC R_LOAD R_KERN
 measure() { # system, pids-cgroup glob, helper-pids command; after the start
 	local sys=$1 glob=$2 m1 s1 k1 pids helpers
@@ -144,12 +188,15 @@ measure() { # system, pids-cgroup glob, helper-pids command; after the start
 	R_NPROC[$sys]=${#pids[@]}
 	R_HELP[$sys]=${#helpers[@]}
 	R_HELPRSS[$sys]=$(rss_kb "${helpers[@]}")
+	kmem_snap "$sys" after
+	kmem_ct "$sys" "${KMEM_DAEMON:-}" "${pids[@]}"
 }
-baseline() { # helper-pids command
+baseline() { # helper-pids command, system
 	mapfile -t H0 < <($1)
 	M0=$(settle_sample MemAvailable)
 	S0=$(SETTLED=1 settle_sample Slab)
 	K0=$(SETTLED=1 settle_sample $KERNEL_KEYS)
+	kmem_snap "$2" before
 	LOAD0=$(cut -d' ' -f1 /proc/loadavg)
 }
 
@@ -178,14 +225,20 @@ run_strata() {
 	seq $((CT0 + 1)) $((CT0 + N)) | xargs -P 2 -I{} $STRATA create {} --ostemplate busybox >/dev/null
 	# one start and stop first: the template layer mounted, caches warm
 	$STRATA start $((CT0 + 1)) >/dev/null && $STRATA stop --fast $((CT0 + 1)) >/dev/null
-	baseline strata_helpers
+	baseline strata_helpers strata
+	if [ -n "${KMEM_DIR:-}" ]; then
+		ls "/proc/$(cat "$SDIR/stratad.pid")/fd" | wc -l >"$KMEM_DIR/strata.daemon_fds0"
+		awk '/^RssAnon:/ { print $2 }' "/proc/$(cat "$SDIR/stratad.pid")/status" >"$KMEM_DIR/strata.daemon_anon0"
+	fi
 	echo "strata: starting $N" >&2
 	if [ "${BATCH:-1}" -gt 1 ]; then
 		R_START[strata]=$(RUN_BATCH=$BATCH run_n $((CT0 + 1)) $STRATA start)
 	else
 		R_START[strata]=$(run_n $((CT0 + 1)) $STRATA start {})
 	fi
+	[ -n "${KMEM_DIR:-}" ] && KMEM_DAEMON=$(cat "$SDIR/stratad.pid")
 	measure strata "/sys/fs/cgroup/pids/$BENCH_SUBTREE/*" strata_helpers
+	KMEM_DAEMON=
 	echo "strata: stopping and destroying $N" >&2
 	R_STOP[strata]=$(run_n $((CT0 + 1)) sh -c "$STRATA stop --fast {} && $STRATA destroy {}")
 	bench_daemon_stop
@@ -225,7 +278,7 @@ lxc.mount.auto = proc:mixed sys:ro
 lxc.init.cmd = /bin/init
 CONF
 	done
-	baseline lxc_helpers
+	baseline lxc_helpers lxc
 	echo "lxc: starting $N" >&2
 	R_START[lxc]=$(run_n 1 lxc-start -d -n "$BENCH_NAME-{}" -P "$LXCPATH")
 	measure lxc "/sys/fs/cgroup/pids/lxc.payload.$BENCH_NAME-*" lxc_helpers
@@ -264,7 +317,7 @@ run_runc() {
 			-e "s|\"linux\": {|\"linux\": {\n\t\t\"cgroupsPath\": \"$RUNC_CG/$BENCH_NAME-$i\",|" \
 			"$OCI/config.json" >"$b/config.json"
 	done
-	baseline runc_helpers
+	baseline runc_helpers runc
 	echo "runc: starting $N" >&2
 	R_START[runc]=$(run_n 1 runc --root "$BENCH_DIR/runc-density" run -d -b "$BENCH_DIR/bundles/{}" "$BENCH_NAME-{}")
 	measure runc "/sys/fs/cgroup/pids$RUNC_CG/*" runc_helpers
@@ -310,7 +363,7 @@ run_crun() {
 			-e "s|\"linux\": {|\"linux\": {\n\t\t\"cgroupsPath\": \"$CRUN_CG/$BENCH_NAME-c$i\",|" \
 			"$OCI/config.json" >"$b/config.json"
 	done
-	baseline crun_helpers
+	baseline crun_helpers crun
 	echo "crun: starting $N" >&2
 	R_START[crun]=$(run_n 1 $CRUN --root "$BENCH_DIR/crun-density" run -d -b "$BENCH_DIR/crun-bundles/{}" "$BENCH_NAME-c{}")
 	measure crun "/sys/fs/cgroup/pids$CRUN_CG/*" crun_helpers
