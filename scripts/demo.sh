@@ -41,10 +41,14 @@ step "dependencies (scripts/deps.sh)"
 scripts/deps.sh || fail "scripts/deps.sh"
 
 step "build ($BUILD) and install into $PREFIX"
+# The paths of DESIGN.md and the man pages (/etc/strata, /var/lib/strata)
+# whatever PREFIX is: given explicitly, because a build directory configured
+# before meson.build's defaults keeps its old /usr/local/etc on --reconfigure.
+OPTS=(--prefix="$PREFIX" -Dsysconfdir=/etc -Dlocalstatedir=/var -Dbuildtype=release -Dtests=disabled)
 if [ -f "$BUILD/build.ninja" ]; then
-	meson setup --reconfigure "$BUILD" --prefix="$PREFIX" -Dbuildtype=release -Dtests=disabled >/dev/null
+	meson setup --reconfigure "$BUILD" "${OPTS[@]}" >/dev/null
 else
-	meson setup "$BUILD" --prefix="$PREFIX" -Dbuildtype=release -Dtests=disabled >/dev/null
+	meson setup "$BUILD" "${OPTS[@]}" >/dev/null
 fi || fail "meson setup"
 ninja -C "$BUILD" >/dev/null || { ninja -C "$BUILD" | tail -n 30; fail "build"; }
 meson install -C "$BUILD" --quiet || fail "meson install"
@@ -54,6 +58,14 @@ command -v strata >/dev/null || missing "the strata command (cli/main.c) is not 
 step "what this host can do"
 have_verb check || missing "strata check (the CLI does not dispatch it yet)"
 show strata check || fail "strata check (a required kernel feature is missing)"
+
+step "group strata (who may use stratad besides root)"
+if getent group strata >/dev/null; then
+	echo "group strata exists"
+else
+	show groupadd --system strata || fail "groupadd strata"
+fi
+echo "(add a user with: usermod -aG strata USER; they log in again to have it)"
 
 step "start stratad"
 command -v stratad >/dev/null || missing "the daemon, stratad (runtime/)"
