@@ -71,6 +71,11 @@ int st_client_connect(const char *path, struct st_client **out, struct st_error 
 	while (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		if (errno == EINTR)
 			continue;
+		if (errno == EACCES || errno == EPERM)
+			return st_error_setx(err, ST_EXIT_PERM, 0,
+					     "permission denied on stratad's socket %s: only root "
+					     "and members of group `strata` may use it",
+					     path);
 		return st_error_setx(err, ST_EXIT_NODAEMON, 0,
 				     "cannot reach stratad at %s: %s (is stratad running?)", path,
 				     strerror(errno));

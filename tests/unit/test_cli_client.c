@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -260,4 +262,42 @@ Test(client, closed_before_reply)
 	json_decref(req);
 	cr_assert_eq(err->exit_code, ST_EXIT_PROTOCOL);
 	cr_assert_not_null(strstr(err->msg, "closed the connection"), "%s", err->msg);
+}
+
+/* A socket the caller may not open (mode 0600, root's; the test drops to
+ * nobody when it runs as root, which no mode stops): exit 12, a message
+ * naming group strata, not "cannot reach stratad" (102). */
+Test(client, socket_without_permission_is_exit_12)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int status = 0;
+	pid_t pid;
+
+	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(listen_fd, 0);
+	memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1);
+	cr_assert_eq(bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(listen_fd, 4), 0);
+	cr_assert_eq(chmod(sock_path, 0600), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct st_client *c = NULL;
+		struct st_error *e = NULL;
+
+		if (geteuid() == 0 &&
+		    (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+		     setresuid(65534, 65534, 65534) < 0))
+			_exit(2);
+		if (st_client_connect(sock_path, &c, &e) == 0)
+			_exit(3);
+		if (st_error_exit(e) != ST_EXIT_PERM)
+			_exit(4);
+		if (!strstr(e->msg, "permission denied") || !strstr(e->msg, "group `strata`"))
+			_exit(5);
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "child status %d (2 setuid, 3 connected, 4 exit code, 5 message)", status);
 }
