@@ -132,6 +132,19 @@ static int generic_run(struct cli_cmd *cmd, struct st_error **err)
 		json_array_foreach (json_object_get(res, "warnings"), i, w)
 			fprintf(stderr, "strata: warning: %s\n", json_string_value(w));
 	}
+	/* set --save on a running container, without --setmode: saved for the
+	 * next start, said as vzctl says it */
+	if (!cmd->json && json_array_size(json_object_get(res, "restart_needed")) > 0 &&
+	    !json_object_get(json_object_get(cmd->req, "args"), "setmode")) {
+		size_t i;
+		json_t *k;
+
+		fprintf(stderr, "strata: warning: set %s: not applied to the running container:",
+			cmd->ctid ? cmd->ctid : "");
+		json_array_foreach (json_object_get(res, "restart_needed"), i, k)
+			fprintf(stderr, " %s", json_string_value(k));
+		fprintf(stderr, " (saved for its next start; --setmode restart restarts it now)\n");
+	}
 	if (cmd->json) {
 		json_dumpf(res, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
