@@ -61,12 +61,24 @@ int ct_validate_name(const char *s, struct st_error **err)
 		return st_error_setx(err, ST_EXIT_BADVALUE, 0,
 				     "invalid container name `%s`: all digits (a CTID, not a name)",
 				     s);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (!isalnum(*p) && *p != '-' && *p != '_' && *p != '.')
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.')
+			continue;
+		if (*p == ' ')
+			return st_error_setx(err, ST_EXIT_BADVALUE, 0,
+					     "invalid container name `%s`: a space is not "
+					     "allowed (letters, digits, '-', '_', '.')",
+					     s);
+		if (isprint(*p))
 			return st_error_setx(err, ST_EXIT_BADVALUE, 0,
 					     "invalid container name `%s`: character `%c` not "
 					     "allowed (letters, digits, '-', '_', '.')",
-					     s, isprint(*p) && *p != ' ' ? *p : '?');
+					     s, *p);
+		return st_error_setx(err, ST_EXIT_BADVALUE, 0,
+				     "invalid container name: character 0x%02x not allowed "
+				     "(letters, digits, '-', '_', '.')",
+				     *p);
+	}
 	return 0;
 }
 
