@@ -47,6 +47,7 @@ struct cli_cmd {
 	/* exec, exec2, runscript, enter */
 	enum cli_exec_mode exec_mode;
 	char *stdin_file; /* runscript: the script goes to the command's stdin */
+	char *enter_exec; /* enter --exec: typed into the shell once it is there */
 	bool tty;	  /* enter: raw terminal while attached */
 	bool stream;	  /* console: raw byte stream after the reply */
 

@@ -2,6 +2,7 @@
 /* Lifecycle verbs: create, destroy, start, stop, restart, status, mount,
  * umount, suspend, resume. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -194,13 +195,80 @@ const struct cli_verb cli_verb_stop = {
 	.many = true,
 };
 
+static const struct cli_opt restart_opts[] = {
+	{ "wait", 0, false }, { "fast", 0, false }, { "nowait", 0, false }, { NULL, 0, false }
+};
+
+/* One request of restart --wait: VERB on the container with the flags of
+ * args that VERB takes. */
+static int restart_step(struct cli_cmd *cmd, const char *verb, json_t *args, json_t **res,
+			struct st_error **err)
+{
+	json_t *saved = cmd->req;
+	json_t *a = json_object();
+	int r;
+
+	json_object_set(a, "nowait", json_object_get(args, "nowait"));
+	json_object_set(a, !strcmp(verb, "stop") ? "fast" : "wait",
+			json_object_get(args, !strcmp(verb, "stop") ? "fast" : "wait"));
+	cmd->req = json_pack("{s:s,s:s,s:o}", "verb", verb, "ctid", cmd->ctid, "args", a);
+	r = cmd->req ? cli_call(cmd, NULL, 0, res, err) : st_error_set(err, ENOMEM, "restart");
+	json_decref(cmd->req);
+	cmd->req = saved;
+	return r;
+}
+
+/* restart [--fast] in one request; restart --wait as vzctl's: stop, then
+ * start --wait (the daemon's restart answers once the init runs again,
+ * not once it has booted). */
+static int restart_run(struct cli_cmd *cmd, struct st_error **err)
+{
+	json_t *args = cli_req_args(cmd);
+	json_t *res = NULL;
+	int r;
+
+	/* json_object_set() of a NULL value fails: only flags given are sent */
+	if (!json_object_get(args, "nowait"))
+		json_object_set_new(args, "nowait", json_false());
+	if (!json_object_get(args, "fast"))
+		json_object_set_new(args, "fast", json_false());
+	if (json_is_true(json_object_get(args, "wait"))) {
+		r = restart_step(cmd, "stop", args, &res, err);
+		if (r < 0 && st_error_exit(*err) == ST_EXIT_NOTRUNNING) {
+			st_error_freep(err);
+			r = 0;
+		}
+		json_decref(res);
+		res = NULL;
+		if (r >= 0)
+			r = restart_step(cmd, "start", args, &res, err);
+	} else {
+		json_object_del(args, "wait");
+		r = cli_call(cmd, NULL, 0, &res, err);
+	}
+	if (r < 0)
+		return r;
+	if (cmd->json) {
+		json_dumpf(res, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+	} else if (!cmd->quiet) {
+		printf("Container %s restarted\n", cmd->ctid);
+	}
+	json_decref(res);
+	return 0;
+}
+
 const struct cli_verb cli_verb_restart = {
 	.name = "restart",
 	.summary = "stop and start a container",
-	.usage =
-		"strata restart CTID [--nowait]\n\nStop the container (if running), then start it.\n",
-	.opts = lock_opts,
+	.usage = "strata restart CTID [--wait] [--fast] [--nowait]\n"
+		 "\n"
+		 "Stop the container (if running), then start it. --fast stops it as\n"
+		 "stop --fast does; --wait returns only when it has finished booting, as\n"
+		 "start --wait does.\n",
+	.opts = restart_opts,
 	.parse = cli_parse_ctid_flags,
+	.run = restart_run,
 	.done = "restarted",
 };
 

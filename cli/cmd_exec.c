@@ -15,6 +15,9 @@
 
 #define CLI_EXEC_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+/* root's login shell in the guest: bash where it has one (as vzctl's enter) */
+#define CLI_LOGIN_SHELL "[ -x /bin/bash ] && exec /bin/bash -l; exec /bin/sh -l"
+
 static const struct cli_opt no_opts[] = { { NULL, 0, false } };
 
 /* The environment the command gets: vzctl sets none of the caller's, we
@@ -141,13 +144,64 @@ static int runscript_parse(struct cli_cmd *cmd, int argc, char **argv, struct st
 	return 0;
 }
 
+static const struct cli_opt enter_opts[] = { { "exec", 0, false }, { NULL, 0, false } };
+
+/* enter CTID [--exec COMMAND [ARG...]] (vzctl's): the command line is typed
+ * into the shell, which stays. */
 static int enter_parse(struct cli_cmd *cmd, int argc, char **argv, struct st_error **err)
 {
-	int r = cli_parse_ctid_flags(cmd, argc, argv, err);
+	const char *verb = cmd->verb->name;
+	_cleanup_free_ char *ctid = NULL, *line = NULL;
+	const struct cli_opt *o;
+	const char *val;
+	struct cli_args a;
+	bool exec = false;
+	json_t *args;
+	int r;
 
+	if (!cli_req_new(cmd, verb, NULL))
+		return st_error_set(err, ENOMEM, "%s", verb);
+	cli_args_init(&a, verb, argc, argv);
+	while ((r = cli_args_next(&a, cmd, enter_opts, &o, &val, err)) > 0) {
+		if (r == CLI_ARG_OPT) {
+			if (!ctid)
+				return st_error_setx(
+					err, ST_EXIT_BADARG, 0,
+					"%s: --exec comes after the CTID (strata enter "
+					"CTID --exec COMMAND...)",
+					verb);
+			exec = true;
+			a.opts_done = true; /* the rest is the command */
+			continue;
+		}
+		if (exec) {
+			char *l = NULL;
+
+			if (asprintf(&l, "%s%s%s", line ? line : "", line ? " " : "", val) < 0)
+				return st_error_set(err, ENOMEM, "%s", verb);
+			free(line);
+			line = l;
+			continue;
+		}
+		if (ctid)
+			return st_error_setx(err, ST_EXIT_BADARG, 0,
+					     "%s %s: unexpected argument `%s`", verb, ctid, val);
+		r = cli_ctid_check(verb, val, &ctid, err);
+		if (r < 0)
+			return r;
+	}
 	if (r < 0 || cmd->action != CLI_REQUEST)
 		return r;
-	json_t *args = cli_req_args(cmd);
+	if (!ctid)
+		return st_error_setx(err, ST_EXIT_BADARG, 0, "%s: missing CTID (strata %s CTID)",
+				     verb, verb);
+	if (exec && !line)
+		return st_error_setx(err, ST_EXIT_BADARG, 0, "%s %s: --exec needs a command", verb,
+				     ctid);
+	json_object_set_new(cmd->req, "ctid", json_string(ctid));
+	cmd->ctid = take_ptr(ctid);
+	cmd->enter_exec = take_ptr(line);
+	args = cli_req_args(cmd);
 
 	json_object_set_new(args, "tty", json_true());
 	json_object_set_new(args, "env", exec_env());
@@ -192,10 +246,25 @@ static int exec_run(struct cli_cmd *cmd, struct st_error **err)
 					     cmd->stdin_file);
 		fds[0] = script;
 	}
-	if (cmd->tty && !cmd->quiet)
-		fprintf(stderr, "entered into CT %s\n", cmd->ctid);
-	if (cmd->tty && isatty(STDIN_FILENO))
-		r = cli_pty_call(cmd, &res, err); /* a terminal of its own */
+	if (cmd->tty && !isatty(STDIN_FILENO)) {
+		/* enter with commands on a pipe (echo ls | strata enter 101):
+		 * root's login shell reads them as exec would give them, and ends
+		 * at their end */
+		json_t *args = cli_req_args(cmd);
+		_cleanup_free_ char *line = NULL;
+
+		if (asprintf(&line, "%s%s%s", cmd->enter_exec ? cmd->enter_exec : "",
+			     cmd->enter_exec ? "\n" : "", CLI_LOGIN_SHELL) < 0)
+			return st_error_set(err, ENOMEM, "enter %s", cmd->ctid);
+		json_object_set_new(cmd->req, "verb", json_string("exec"));
+		json_object_set_new(args, "argv", json_pack("[sss]", "/bin/sh", "-c", line));
+		json_object_set_new(args, "tty", json_false());
+		cmd->tty = false;
+	}
+	/* a terminal of its own; "entered into CT" once the shell is there,
+	 * not before a refusal */
+	if (cmd->tty)
+		r = cli_pty_call(cmd, &res, err);
 	else
 		r = cli_call(cmd, fds, 3, &res, err);
 	if (r < 0)
@@ -269,13 +338,16 @@ const struct cli_verb cli_verb_runscript = {
 const struct cli_verb cli_verb_enter = {
 	.name = "enter",
 	.summary = "open a root shell in a running container",
-	.usage = "strata enter CTID\n"
+	.usage = "strata enter CTID [--exec COMMAND [ARG...]]\n"
 		 "\n"
-		 "Run the container's root shell on a new pseudo-terminal (its size follows\n"
-		 "your window), attached to yours: your terminal is in raw mode while attached\n"
-		 "and restored on exit. strata exits with the shell's exit code. Without a\n"
-		 "terminal on stdin, the shell reads stdin as it is.\n",
-	.opts = no_opts,
+		 "Run root's login shell in the container (bash -l where it has bash, else\n"
+		 "sh -l) on a new pseudo-terminal (its size follows your window), attached to\n"
+		 "yours: your terminal is in raw mode while attached and restored on exit.\n"
+		 "strata exits with the shell's exit code. Without a terminal on stdin\n"
+		 "(echo hostname | strata enter 101), the shell runs the commands read from\n"
+		 "stdin and ends at its end. --exec types COMMAND into the shell first (it stays\n"
+		 "open).\n",
+	.opts = enter_opts,
 	.parse = enter_parse,
 	.run = exec_run,
 };

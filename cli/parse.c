@@ -31,6 +31,7 @@ void cli_cmd_free(struct cli_cmd *cmd)
 	json_decref(cmd->req);
 	free(cmd->ctid);
 	free(cmd->stdin_file);
+	free(cmd->enter_exec);
 	strv_free(cmd->fields);
 	free(cmd->sort);
 	strv_free(cmd->filter);

@@ -83,14 +83,24 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
+/* "entered into CT 101", once the daemon has the shell running: its first
+ * output or its end, never before a refusal. */
+static bool announce(const struct cli_cmd *cmd, bool raw)
+{
+	fprintf(stderr, "entered into CT %s%s", cmd->ctid, raw ? "\r\n" : "\n");
+	return true;
+}
+
 /* Copy what the pty has for the user; -1 once it is closed (EIO). */
-static int pty_drain(int master)
+static int pty_drain(int master, const struct cli_cmd *cmd, bool raw, bool *announced)
 {
 	char buf[8192];
 
 	for (;;) {
 		ssize_t n = read(master, buf, sizeof(buf));
 
+		if (n > 0 && !*announced)
+			*announced = announce(cmd, raw);
 		if (n > 0) {
 			if (write_all(STDOUT_FILENO, buf, (size_t)n) < 0)
 				return -1;
@@ -145,9 +155,14 @@ int cli_pty_call(struct cli_cmd *cmd, json_t **result, struct st_error **err)
 	r = st_client_send(c, cmd->req, fds, 3, err);
 	if (r < 0)
 		return r;
-	closep(&slave); /* the daemon has its own now */
+	closep(&slave);	       /* the daemon has its own now */
+	if (cmd->enter_exec) { /* enter --exec: typed ahead, the shell reads it first */
+		write_all(master, cmd->enter_exec, strlen(cmd->enter_exec));
+		write_all(master, "\n", 1);
+	}
 
 	bool raw = cli_tty_raw(STDIN_FILENO) == 0;
+	bool announced = cmd->quiet;
 	struct pollfd pfd[4] = {
 		{ .fd = STDIN_FILENO, .events = POLLIN },
 		{ .fd = master, .events = POLLIN },
@@ -171,21 +186,24 @@ int cli_pty_call(struct cli_cmd *cmd, json_t **result, struct st_error **err)
 			if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
 				ioctl(master, TIOCSWINSZ, &ws);
 		}
-		if (pfd[1].revents && pty_drain(master) < 0)
+		if (pfd[1].revents && pty_drain(master, cmd, raw, &announced) < 0)
 			pfd[1].fd = -1; /* the command's side is gone; the reply follows */
 		if (pfd[0].revents) {
 			ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
 
-			if (n > 0 && pfd[1].fd >= 0)
+			if (n > 0 && pfd[1].fd >= 0) {
 				write_all(master, buf, (size_t)n);
-			else if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+			} else if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
 				pfd[0].fd = -1;
+			}
 		}
 		if (pfd[2].revents) {
 			/* the command ended: what it wrote last, then the reply */
 			if (pfd[1].fd >= 0)
-				pty_drain(master);
+				pty_drain(master, cmd, raw, &announced);
 			r = st_client_read_reply(c, cli_on_event, cmd, result, err);
+			if (r >= 0 && !announced)
+				announce(cmd, raw);
 			break;
 		}
 	}

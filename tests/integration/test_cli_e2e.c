@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
+#include <grp.h>
 #include <poll.h>
 #include <pty.h>
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -576,4 +578,274 @@ Test(cli_e2e, enter_shell_exit_code)
 	cr_assert_not_null(strstr(typed + 1, "abc-typed"), "%s", buf);
 	cr_assert_not_null(strstr(buf, "\nafter-int"), "%s", buf);
 	cr_assert_not_null(strstr(buf, "exited from CT " CT), "%s", buf);
+}
+
+/* --- acceptance audit of issue 4 (area: cli audit, staud) --- */
+
+/* run() as the unprivileged user nobody (uid/gid 65534, no groups): the
+ * capture files are opened as root first. */
+static int run_as_nobody(char **out, char **errout, const char *const argv[])
+{
+	_cleanup_free_ char *outp = path_in("out"), *errp = path_in("err");
+	pid_t pid;
+	int status;
+
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int e = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int n = open("/dev/null", O_RDONLY);
+
+		dup2(n, 0);
+		dup2(o, 1);
+		dup2(e, 2);
+		if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+		    setresuid(65534, 65534, 65534) < 0)
+			_exit(126);
+		alarm(60);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (out)
+		*out = tu_read_file(outp);
+	if (errout)
+		*errout = tu_read_file(errp);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* The private daemon is still there (not a zombie): a relay bug that
+ * crashes it after its reply would pass unseen otherwise. */
+static void assert_daemon_alive(void)
+{
+	char p[64], st[512] = "";
+	FILE *f;
+
+	snprintf(p, sizeof(p), "/proc/%d/stat", (int)du.pid);
+	f = fopen(p, "re");
+	cr_assert_not_null(f, "stratad (pid %d) is gone", (int)du.pid);
+	cr_assert_not_null(fgets(st, sizeof(st), f));
+	fclose(f);
+	const char *rp = strrchr(st, ')');
+	cr_assert(rp && rp[1] == ' ' && rp[2] != 'Z', "stratad died: %s", st);
+}
+
+/* A user outside group strata: refused with exit 12 and a message that says
+ * so, by the socket's mode and, where the socket lets them in, by the
+ * daemon's SO_PEERCRED check; the container is not touched either way. */
+Test(cli_e2e, non_member_is_refused_and_nothing_happens)
+{
+	_cleanup_free_ char *out = NULL, *err = NULL;
+	const char *argv[] = { cli_path(), "--socket", sock, "start", CT, NULL };
+
+	need_daemon();
+	make_ct(CT, false);
+	cr_assert_eq(run_as_nobody(&out, &err, argv), ST_EXIT_PERM, "%s%s", out, err);
+	cr_assert_not_null(strstr(err, "permission denied"), "%s", err);
+	cr_assert_not_null(strstr(err, "group `strata`"), "%s", err);
+	free(out), free(err);
+
+	/* a socket opened to everyone: the daemon itself refuses */
+	cr_assert_eq(chmod(sock, 0666), 0);
+	int r = run_as_nobody(&out, &err, argv);
+	cr_assert_eq(chmod(sock, 0660), 0);
+	cr_assert_eq(r, ST_EXIT_PERM, "%s%s", out, err);
+	cr_assert_not_null(strstr(err, "permission denied"), "%s", err);
+	free(out), free(err);
+
+	cr_assert_eq(strata(&out, &err, "status", CT), 0, "%s", err);
+	cr_assert_str_eq(out, "CTID " CT " exist unmounted down\n");
+}
+
+/* enter on a stopped container: the refusal (31), and no "entered into CT"
+ * before it. */
+Test(cli_e2e, enter_stopped_is_refused_without_entering)
+{
+	char buf[4096];
+	size_t got = 0;
+	int master = -1, status = 0;
+	pid_t pid;
+
+	need_daemon();
+	make_ct(CT, false);
+	pid = forkpty(&master, NULL, NULL, NULL);
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		execl(cli_path(), "strata", "--socket", sock, "enter", CT, (char *)NULL);
+		_exit(127);
+	}
+	for (;;) {
+		struct pollfd p = { .fd = master, .events = POLLIN };
+		ssize_t n;
+
+		if (got >= sizeof(buf) - 1 || poll(&p, 1, 5000) <= 0)
+			break;
+		n = read(master, buf + got, sizeof(buf) - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	close(master);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == ST_EXIT_NOTRUNNING, "status %d: %s",
+		  status, buf);
+	cr_assert_not_null(strstr(buf, "not running"), "%s", buf);
+	cr_assert_null(strstr(buf, "entered into"), "%s", buf);
+}
+
+/* enter with commands on a pipe (echo ... | strata enter 101): root's shell
+ * runs them and ends at their end with its exit code; the login shell is
+ * bash where the guest has one (vzctl's enter); on a terminal, the shell's
+ * is a pty of the container's devpts (tty(1) said "not a tty"). */
+Test(cli_e2e, enter_from_a_pipe_bash_first_own_pty)
+{
+	_cleanup_free_ char *out = NULL, *err = NULL;
+
+	need_daemon();
+	make_ct(CT, true);
+	cr_assert_eq(strata_in("hostname\nexit 6\n", &out, &err, "enter", CT, NULL), 6, "%s%s", out,
+		     err);
+	cr_assert_str_eq(out, "stcli-host\n");
+	free(out), free(err);
+
+	/* a /bin/bash that says how it was called, then is the shell */
+	cr_assert_eq(strata(&out, &err, "exec", CT,
+			    "printf '#!/bin/sh\\necho I-AM-BASH \"$@\"\\nexec /bin/sh \"$@\"\\n' "
+			    "> /bin/bash && chmod 755 /bin/bash"),
+		     0, "%s%s", out, err);
+	free(out), free(err);
+	cr_assert_eq(strata_in("echo shell-ran\n", &out, &err, "enter", CT, NULL), 0, "%s%s", out,
+		     err);
+	cr_assert_str_eq(out, "I-AM-BASH -l\nshell-ran\n");
+	free(out), free(err);
+	out = err = NULL;
+
+	/* and on a terminal: the daemon's default shell is the same */
+	int master = -1, status = 0;
+	char buf[8192];
+	size_t got = 0;
+	pid_t pid = forkpty(&master, NULL, NULL, NULL);
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		execl(cli_path(), "strata", "--socket", sock, "enter", CT, (char *)NULL);
+		_exit(127);
+	}
+	usleep(500000);
+	/* the shell's terminal is the container's own: tty(1) names it; a
+	 * resize of the user's window while the shell sleeps (no key, no
+	 * output) reaches it */
+	static const char line[] = "sleep 1.5; stty size; tty; exit 3\n";
+	cr_assert_eq(write(master, line, strlen(line)), (ssize_t)strlen(line));
+	usleep(400000);
+	cr_assert_eq(ioctl(master, TIOCSWINSZ, &(struct winsize){ .ws_row = 33, .ws_col = 111 }),
+		     0);
+	for (int i = 0; i < 100 && got < sizeof(buf) - 1; i++) {
+		struct pollfd p = { .fd = master, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 100) <= 0) {
+			if (waitpid(pid, &status, WNOHANG) == pid) {
+				pid = -1;
+				break;
+			}
+			continue;
+		}
+		n = read(master, buf + got, sizeof(buf) - 1 - got);
+		if (n <= 0)
+			continue;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	close(master);
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 3, "status %d: %s", status, buf);
+	cr_assert_not_null(strstr(buf, "I-AM-BASH -l"), "%s", buf);
+	cr_assert_not_null(strstr(buf, "entered into CT " CT), "%s", buf);
+	cr_assert_not_null(strstr(buf, "\n/dev/pts/"), "%s", buf);
+	cr_assert_null(strstr(buf, "not a tty"), "%s", buf);
+	cr_assert_not_null(strstr(buf, "\n33 111"), "the resize did not reach the shell: %s", buf);
+	usleep(300000); /* the rest of the daemon's event batch */
+	assert_daemon_alive();
+	cr_assert_eq(strata(&out, &err, "status", CT), 0, "%s", err);
+	cr_assert_str_eq(out, "CTID " CT " exist mounted running\n");
+}
+
+/* A name with a space: the error says so (it said "character `?`"). */
+Test(cli_e2e, name_with_a_space_is_named)
+{
+	_cleanup_free_ char *out = NULL, *err = NULL;
+
+	need_daemon();
+	make_ct(CT, false);
+	cr_assert_eq(strata(&out, &err, "set", CT, "--name", "web one", "--save"), ST_EXIT_BADVALUE,
+		     "%s%s", out, err);
+	cr_assert_not_null(strstr(err, "`web one`: a space is not allowed"), "%s", err);
+}
+
+/* set --save of a setting that needs a restart, on a running container and
+ * without --setmode: saved, the container keeps running as it was, and a
+ * warning names the setting (it was saved in silence); --setmode ignore
+ * stays silent. */
+Test(cli_e2e, set_save_needing_restart_warns)
+{
+	_cleanup_free_ char *out = NULL, *err = NULL, *conf = NULL;
+	pid_t before;
+
+	need_daemon();
+	make_ct(CT, true);
+	before = du_ct_pid(CT);
+	cr_assert_eq(strata(&out, &err, "set", CT, "--capability", "sys_time:on", "--save"), 0,
+		     "%s%s", out, err);
+	cr_assert_not_null(strstr(err, "not applied to the running container: CAPABILITY"), "%s",
+			   err);
+	cr_assert_not_null(strstr(err, "--setmode restart"), "%s", err);
+	cr_assert_eq(du_ct_pid(CT), before, "the container was restarted");
+	conf = du_path("/ct/%s.conf", CT);
+	free(out);
+	out = tu_read_file(conf);
+	cr_assert(out && strstr(out, "CAPABILITY=\"sys_time:on\""), "%s: %s", conf, out);
+	free(out), free(err);
+	cr_assert_eq(strata(&out, &err, "set", CT, "--capability", "sys_time:off", "--save",
+			    "--setmode", "ignore"),
+		     0, "%s%s", out, err);
+	cr_assert_str_eq(err, "");
+	/* without --save: refused, nothing changes */
+	free(out), free(err);
+	cr_assert_eq(strata(&out, &err, "set", CT, "--capability", "sys_time:on"), ST_EXIT_CONFIG,
+		     "%s%s", out, err);
+	assert_daemon_alive();
+}
+
+/* restart takes vzctl's --fast and --wait: a new init each time, running
+ * after it, and a stopped container is started. */
+Test(cli_e2e, restart_fast_and_wait)
+{
+	_cleanup_free_ char *out = NULL, *err = NULL;
+	pid_t p1, p2;
+
+	need_daemon();
+	make_ct(CT, true);
+	p1 = du_ct_pid(CT);
+	cr_assert_eq(strata(&out, &err, "restart", CT, "--fast"), 0, "%s%s", out, err);
+	cr_assert_str_eq(out, "Container " CT " restarted\n");
+	p2 = du_ct_pid(CT);
+	cr_assert(p2 > 0 && p2 != p1, "init %d, then %d", (int)p1, (int)p2);
+	free(out), free(err);
+	cr_assert_eq(strata(&out, &err, "restart", CT, "--wait", "--fast"), 0, "%s%s", out, err);
+	cr_assert(du_ct_pid(CT) > 0 && du_ct_pid(CT) != p2);
+	free(out), free(err);
+	cr_assert_eq(strata(&out, &err, "stop", CT, "--fast"), 0, "%s%s", out, err);
+	free(out), free(err);
+	cr_assert_eq(strata(&out, &err, "restart", CT, "--wait"), 0, "%s%s", out, err);
+	free(out), free(err);
+	cr_assert_eq(strata(&out, &err, "status", CT), 0, "%s", err);
+	cr_assert_str_eq(out, "CTID " CT " exist mounted running\n");
+	assert_daemon_alive();
 }

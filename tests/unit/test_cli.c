@@ -370,6 +370,22 @@ Test(cli, enter_and_console_modes)
 	cr_assert_str_eq(req_str("verb"), "console");
 }
 
+/* vzctl's enter CTID --exec COMMAND [ARG...]: the words, joined, typed into
+ * the shell; --exec before the CTID or without a command is refused. */
+Test(cli, enter_exec_as_vzctl)
+{
+	cr_assert_eq(parse("enter", "9201", "--exec", "echo", "a b", "--x", NULL), 0);
+	cr_assert_str_eq(req_str("verb"), "enter");
+	cr_assert(cmd.tty);
+	cr_assert_str_eq(cmd.enter_exec, "echo a b --x");
+	cli_cmd_free(&cmd);
+	cr_assert_lt(parse("enter", "--exec", "ls", "9201", NULL), 0);
+	cli_cmd_free(&cmd);
+	cr_assert_lt(parse("enter", "9201", "--exec", NULL), 0);
+	cli_cmd_free(&cmd);
+	cr_assert_lt(parse("enter", "9201", "9202", NULL), 0);
+}
+
 /* --- list, template, help --------------------------------------------- */
 
 Test(cli, list_options)
