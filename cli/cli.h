@@ -15,6 +15,12 @@
 
 #include "ksal/error.h"
 
+/* How strata prints JSON (-j): indented, and reals with 12 significant
+ * digits, so 0.1 prints as 0.1 and not as 0.10000000000000001 (jansson's
+ * default is 17, the round trip of every double) */
+#define CLI_JSON_REAL_PRECISION JSON_REAL_PRECISION(12)
+#define CLI_JSON_FLAGS (JSON_INDENT(2) | CLI_JSON_REAL_PRECISION)
+
 enum cli_action {
 	CLI_REQUEST, /* send cmd->req and handle the reply */
 	CLI_HELP,    /* print the usage of cmd->verb (or the overview) */

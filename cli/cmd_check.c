@@ -310,7 +310,7 @@ int cmd_check(int argc, char **argv)
 	if (json) {
 		json_auto_t *j = features_json(f, err);
 
-		if (!j || json_dumpf(j, stdout, JSON_INDENT(2)) < 0) {
+		if (!j || json_dumpf(j, stdout, CLI_JSON_FLAGS) < 0) {
 			fputs("strata check: cannot write JSON\n", stderr);
 			return ST_EXIT_SYSTEM;
 		}

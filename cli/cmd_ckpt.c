@@ -90,7 +90,7 @@ static int ckpt_run(struct cli_cmd *cmd, struct st_error **err)
 	if (r < 0)
 		return r;
 	if (cmd->json) {
-		json_dumpf(res, stdout, JSON_INDENT(2));
+		json_dumpf(res, stdout, CLI_JSON_FLAGS);
 		fputc('\n', stdout);
 	}
 	cts = json_object_get(res, "containers");

@@ -249,7 +249,7 @@ static int restart_run(struct cli_cmd *cmd, struct st_error **err)
 	if (r < 0)
 		return r;
 	if (cmd->json) {
-		json_dumpf(res, stdout, JSON_INDENT(2));
+		json_dumpf(res, stdout, CLI_JSON_FLAGS);
 		fputc('\n', stdout);
 	} else if (!cmd->quiet) {
 		printf("Container %s restarted\n", cmd->ctid);
@@ -339,7 +339,7 @@ static int status_run(struct cli_cmd *cmd, struct st_error **err)
 	if (r < 0)
 		return r;
 	if (cmd->json) {
-		json_dumpf(res, stdout, JSON_INDENT(2));
+		json_dumpf(res, stdout, CLI_JSON_FLAGS);
 		fputc('\n', stdout);
 		json_decref(res);
 		return 0;

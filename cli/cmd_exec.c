@@ -90,16 +90,20 @@ static int exec_parse(struct cli_cmd *cmd, int argc, char **argv, struct st_erro
 	n = json_array_size(cargv);
 	if (n == 0)
 		return st_error_setx(err, ST_EXIT_BADARG, 0, "%s %s: missing command", verb, ctid);
+	if (n > 1) {
+		/* run as they are: stratad looks the command up in PATH and
+		 * answers a missing one as a shell does ("nosuch: not found",
+		 * 127) */
+		exec_req_fill(cmd, args, take_ptr(cargv), &ctid,
+			      strcmp(verb, "exec") == 0 ? CLI_EXEC_STATUS : CLI_EXEC_CODE);
+		return 0;
+	}
 	sh = json_array();
 	json_array_append_new(sh, json_string("/bin/sh"));
-	if (n == 1 && strcmp(json_string_value(json_array_get(cargv, 0)), "-") == 0) {
-		/* vzctl: "-" reads the commands from stdin */
-	} else if (n == 1) {
+	if (strcmp(json_string_value(json_array_get(cargv, 0)), "-") != 0) {
+		/* one argument: a shell command line; "-" (vzctl): the commands
+		 * come on stdin */
 		json_array_append_new(sh, json_string("-c"));
-		json_array_extend(sh, cargv);
-	} else {
-		json_array_append_new(sh, json_string("-c"));
-		json_array_append_new(sh, json_string("exec \"$0\" \"$@\""));
 		json_array_extend(sh, cargv);
 	}
 	exec_req_fill(cmd, args, sh, &ctid,
@@ -293,7 +297,8 @@ static int exec_run(struct cli_cmd *cmd, struct st_error **err)
 	"\n"                                                                                       \
 	"One argument is a shell command line, run with /bin/sh -c (so pipes and\n"                \
 	"redirections work: strata exec 101 'ps ax | grep init'); several arguments\n"             \
-	"are run as they are, looked up in PATH; `-` reads the commands from stdin.\n"             \
+	"are run as they are, looked up in PATH (a missing one: `nosuch: not found`,\n"            \
+	"exit code 127); `-` reads the commands from stdin.\n"                                     \
 	"The command gets the caller's stdin, stdout and stderr, so\n"                             \
 	"`echo hi | strata exec2 101 cat` prints hi.\n"
 

@@ -332,6 +332,26 @@ static bool filter_match(const struct cli_cmd *cmd, json_t *ct)
 	return false;
 }
 
+/* "a b c" of a NULL-terminated vector; NULL without memory. */
+static char *words_join(char **v)
+{
+	size_t len = 1;
+	char *s, *p;
+
+	for (char **w = v; *w; w++)
+		len += strlen(*w) + 1;
+	s = p = malloc(len);
+	if (!s)
+		return NULL;
+	*p = '\0';
+	for (char **w = v; *w; w++) {
+		if (p != s)
+			*p++ = ' ';
+		p = stpcpy(p, *w);
+	}
+	return s;
+}
+
 static void print_cell(FILE *out, const struct cli_list_field *f, const char *text, bool last)
 {
 	if (last && !f->right)
@@ -370,6 +390,14 @@ int cli_list_print(FILE *out, const struct cli_cmd *cmd, json_t *result, struct 
 		items[n].idx = n;
 		n++;
 	}
+	/* vzlist: CTIDs named and none of them there is an error, not an
+	 * empty table */
+	if (cmd->filter && n == 0) {
+		_cleanup_free_ char *names = words_join(cmd->filter);
+
+		return st_error_setx(err, ST_EXIT_NOCONFIG, 0, "Container(s) not found: %s",
+				     names ? names : cmd->filter[0]);
+	}
 	sort_field = cmd->sort ? cmd->sort : "ctid";
 	sort_desc_flag = cmd->sort_desc;
 	qsort(items, n, sizeof(*items), sort_cmp);
@@ -392,7 +420,7 @@ int cli_list_print(FILE *out, const struct cli_cmd *cmd, json_t *result, struct 
 			}
 			json_array_append_new(arr, obj);
 		}
-		json_dumpf(arr, out, JSON_INDENT(2));
+		json_dumpf(arr, out, CLI_JSON_FLAGS);
 		fputc('\n', out);
 		json_decref(arr);
 		return 0;
@@ -444,7 +472,8 @@ const struct cli_verb cli_verb_list = {
 		"  -j, --json         a JSON array of objects with the chosen fields\n"
 		"  -n, --name         show the NAME column instead of HOSTNAME\n"
 		"  -L, --list         list the known fields and their column titles\n"
-		"CTIDs or names given as arguments limit the list to them.\n",
+		"CTIDs or names given as arguments limit the list to them; none of them\n"
+		"there is an error (\"Container(s) not found\", exit code 14).\n",
 	.opts = list_opts,
 	.parse = list_parse,
 	.run = list_run,

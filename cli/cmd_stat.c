@@ -103,7 +103,7 @@ static int stat_run(struct cli_cmd *cmd, struct st_error **err)
 	if (r < 0)
 		return r;
 	if (cmd->json) {
-		json_dumpf(res, stdout, JSON_INDENT(2));
+		json_dumpf(res, stdout, CLI_JSON_FLAGS);
 		fputc('\n', stdout);
 	} else {
 		stat_print(stdout, res);
@@ -260,7 +260,8 @@ static int top_run(struct cli_cmd *cmd, struct st_error **err)
 		if (r < 0)
 			return r;
 		if (cmd->json) {
-			json_dumpf(json_object_get(res, "containers"), stdout, JSON_COMPACT);
+			json_dumpf(json_object_get(res, "containers"), stdout,
+				   JSON_COMPACT | CLI_JSON_REAL_PRECISION);
 			fputc('\n', stdout);
 			fflush(stdout);
 		} else {

@@ -117,7 +117,7 @@ int cli_template_list_print(FILE *out, const struct cli_cmd *cmd, json_t *result
 		return st_error_setx(err, ST_EXIT_PROTOCOL, 0,
 				     "malformed reply from stratad: no \"templates\" array");
 	if (cmd->json) {
-		json_dumpf(tpls, out, JSON_INDENT(2));
+		json_dumpf(tpls, out, CLI_JSON_FLAGS);
 		fputc('\n', out);
 		return 0;
 	}
@@ -160,7 +160,7 @@ static int template_run(struct cli_cmd *cmd, struct st_error **err)
 	if (strcmp(verb, "template-list") == 0) {
 		r = cli_template_list_print(stdout, cmd, res, err);
 	} else if (cmd->json) {
-		json_dumpf(res, stdout, JSON_INDENT(2));
+		json_dumpf(res, stdout, CLI_JSON_FLAGS);
 		fputc('\n', stdout);
 	} else if (!cmd->quiet) {
 		for (size_t i = 0; i < ARRAY_SIZE(subs); i++)

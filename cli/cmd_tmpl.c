@@ -75,7 +75,7 @@ static int rebase_run(struct cli_cmd *cmd, struct st_error **err)
 		return r;
 	cts = json_object_get(res, "containers");
 	if (cmd->json) {
-		json_dumpf(res, stdout, JSON_INDENT(2));
+		json_dumpf(res, stdout, CLI_JSON_FLAGS);
 		fputc('\n', stdout);
 	}
 	json_array_foreach (cts, i, c) {

@@ -146,7 +146,7 @@ static int generic_run(struct cli_cmd *cmd, struct st_error **err)
 		fprintf(stderr, " (saved for its next start; --setmode restart restarts it now)\n");
 	}
 	if (cmd->json) {
-		json_dumpf(res, stdout, JSON_INDENT(2));
+		json_dumpf(res, stdout, CLI_JSON_FLAGS);
 		fputc('\n', stdout);
 	} else if (!cmd->quiet && cmd->verb->done) {
 		if (cmd->save)

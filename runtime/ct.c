@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -88,7 +89,8 @@ void ct_forget(struct daemon *d, struct ct *ct)
 	ct_console_close(d, ct);
 	ct_clear_running(ct);
 	ct_config_free(ct->conf);
-	free(ct->ring);
+	if (ct->ring)
+		munmap(ct->ring, CT_CONSOLE_RING); /* mmap()ed in console.c */
 	free(ct->ctid);
 	free(ct);
 }

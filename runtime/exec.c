@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* exec/enter, the console pty, and template jobs in forked workers. */
+/* exec/enter (with enter's pty relay) and template jobs in forked workers;
+ * the console is in console.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -24,178 +25,6 @@
 #include "runtime/daemon.h"
 #include "runtime/resources.h"
 #include "templates/template.h"
-
-/* ---- console ---- */
-
-int ct_console_open(struct daemon *d, struct ct *ct, int *slave, struct st_error **err)
-{
-	_cleanup_close_ int master = -EBADF, s = -EBADF;
-	_cleanup_free_ char *logpath = NULL;
-	char name[128];
-
-	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
-	if (master < 0)
-		return st_error_set(err, errno, "console: open /dev/ptmx");
-	if (unlockpt(master) < 0 || ptsname_r(master, name, sizeof(name)) != 0)
-		return st_error_set(err, errno, "console: unlock pty");
-	s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (s < 0)
-		return st_error_set(err, errno, "console: open `%s`", name);
-	if (ct->id_base && fchown(s, ct->id_base, ct->id_base + 5) < 0)
-		st_debug("console %s: chown: %s", ct->ctid, strerror(errno));
-	if (!ct->ring) {
-		ct->ring = malloc(CT_CONSOLE_RING);
-		if (!ct->ring)
-			return st_error_set(err, ENOMEM, "console ring buffer");
-	}
-	ct->ring_head = ct->ring_len = 0;
-	if (asprintf(&logpath, "%s/ct/%s.console.log", d->g->run_dir, ct->ctid) < 0)
-		return st_error_set(err, ENOMEM, "console log");
-	/* one boot per log: a fresh start begins a fresh log */
-	ct->console_log = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
-	if (ct->console_log < 0)
-		st_warn("console %s: open `%s`: %s", ct->ctid, logpath, strerror(errno));
-	ct->con_w.fd = take_fd(master);
-	if (watch_add(d, &ct->con_w, EPOLLIN) < 0) {
-		close(ct->con_w.fd);
-		ct->con_w.fd = -EBADF;
-		return st_error_set(err, errno, "console: epoll");
-	}
-	/* the daemon keeps a slave open too, so the master never sees a
-	 * hangup while the container reopens its console */
-	ct->console_slave = fcntl(s, F_DUPFD_CLOEXEC, 3);
-	*slave = take_fd(s);
-	return 0;
-}
-
-void ct_console_close(struct daemon *d, struct ct *ct)
-{
-	while (ct->console_clients) {
-		struct conn *c = ct->console_clients;
-		ct->console_clients = c->next_in;
-		c->next_in = NULL;
-		c->console = NULL;
-		/* the stream ends: close the client's connection */
-		if (c->w.fd >= 0)
-			shutdown(c->w.fd, SHUT_RDWR);
-		conn_done(c);
-		conn_unref(c);
-	}
-	if (ct->con_w.fd >= 0) {
-		watch_del(d, &ct->con_w);
-		close(ct->con_w.fd);
-		ct->con_w.fd = -EBADF;
-	}
-	if (ct->console_slave >= 0) {
-		close(ct->console_slave);
-		ct->console_slave = -EBADF;
-	}
-	if (ct->console_log >= 0) {
-		close(ct->console_log);
-		ct->console_log = -EBADF;
-	}
-}
-
-static void ring_put(struct ct *ct, const char *buf, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		ct->ring[(ct->ring_head + ct->ring_len) % CT_CONSOLE_RING] = buf[i];
-		if (ct->ring_len < CT_CONSOLE_RING)
-			ct->ring_len++;
-		else
-			ct->ring_head = (ct->ring_head + 1) % CT_CONSOLE_RING;
-	}
-}
-
-void ct_on_console(struct daemon *d, struct ct *ct, uint32_t events)
-{
-	char buf[8192];
-
-	for (;;) {
-		ssize_t n = read(ct->con_w.fd, buf, sizeof(buf));
-		if (n <= 0) {
-			if (n < 0 && errno != EAGAIN && errno != EINTR) {
-				/* EIO: no slave open any more */
-				watch_del(d, &ct->con_w);
-			}
-			return;
-		}
-		ring_put(ct, buf, (size_t)n);
-		if (ct->console_log >= 0 && write(ct->console_log, buf, (size_t)n) < 0)
-			st_debug("console log %s: %s", ct->ctid, strerror(errno));
-		for (struct conn *c = ct->console_clients; c; c = c->next_in)
-			if (!c->closed &&
-			    send(c->w.fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
-			    errno != EAGAIN)
-				c->closed = true;
-	}
-	(void)events;
-}
-
-int ct_console_attach(struct daemon *d, struct ct *ct, struct conn *c, struct st_error **err)
-{
-	if (ct->run == CT_STOPPED)
-		return st_error_setx(err, ST_EXIT_NOTRUNNING, 0,
-				     "console %s: container is not running", ct->ctid);
-	if (ct->con_w.fd < 0)
-		return st_error_setx(err, ST_EXIT_NOFEATURE, 0,
-				     "console %s: the console was lost when stratad restarted; "
-				     "it comes back with the next start",
-				     ct->ctid);
-	if (reply_ok(c, NULL) < 0)
-		return st_error_set(err, EPIPE, "console %s", ct->ctid);
-	/* replay the ring buffer */
-	for (size_t off = 0; off < ct->ring_len;) {
-		size_t pos = (ct->ring_head + off) % CT_CONSOLE_RING;
-		size_t chunk = ct->ring_len - off;
-		if (chunk > CT_CONSOLE_RING - pos)
-			chunk = CT_CONSOLE_RING - pos;
-		if (send(c->w.fd, ct->ring + pos, chunk, MSG_NOSIGNAL) < 0)
-			break;
-		off += chunk;
-	}
-	c->console = ct;
-	c->busy = true;
-	c->refs++;
-	c->next_in = ct->console_clients;
-	ct->console_clients = c;
-	(void)d;
-	return 0;
-}
-
-void ct_console_detach(struct conn *c)
-{
-	struct ct *ct = c->console;
-
-	if (!ct)
-		return;
-	for (struct conn **p = &ct->console_clients; *p; p = &(*p)->next_in)
-		if (*p == c) {
-			*p = c->next_in;
-			break;
-		}
-	c->next_in = NULL;
-	c->console = NULL;
-	c->refs--;
-}
-
-void conn_console_input(struct conn *c, const char *buf, size_t len)
-{
-	struct ct *ct = c->console;
-
-	if (!ct || ct->con_w.fd < 0)
-		return;
-	while (len > 0) {
-		ssize_t w = write(ct->con_w.fd, buf, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return; /* full: the bytes are dropped */
-		}
-		buf += w;
-		len -= (size_t)w;
-	}
-}
 
 /* ---- exec / enter ---- */
 
@@ -517,6 +346,28 @@ static char **json_strv(json_t *a, const char *what, struct st_error **err)
 	return take_ptr(v);
 }
 
+/*
+ * The command could not be exec'd (no such command in the container, not
+ * executable): answered as a shell would, "nosuch: not found" on the
+ * caller's stderr and exit code 127 (126 when it is there but cannot run),
+ * not as a failure of strata's own.
+ */
+static int exec_not_started(struct conn *c, const char *cmd, bool raw_tty, struct st_error **err)
+{
+	int errnum = (*err)->errnum, code = errnum == ENOENT ? 127 : 126;
+	const char *nl = raw_tty ? "\r\n" : "\n";
+
+	st_debug("exec: %s", (*err)->msg);
+	if (errnum == ENOENT)
+		dprintf(c->fds[2], "%s: not found%s", cmd, nl);
+	else
+		dprintf(c->fds[2], "%s: %s%s", cmd, strerror(errnum), nl);
+	st_error_freep(err);
+	reply_ok(c, json_pack("{s:i}", "exit_code", code));
+	conn_done(c);
+	return 1; /* answered */
+}
+
 int ct_do_exec(struct daemon *d, struct ct *ct, struct conn *c, json_t *args, bool enter,
 	       struct st_error **err)
 {
@@ -601,6 +452,8 @@ int ct_do_exec(struct daemon *d, struct ct *ct, struct conn *c, json_t *args, bo
 	r_enter = ksal_enter(&cfg, &sp, err);
 	res_close_fds(cg_fds, n_cg_fds);
 	closep(&pty_slave); /* the shell has it */
+	if (r_enter < 0 && err && *err && (*err)->exit_code == ST_EXIT_EXEC)
+		return exec_not_started(c, argv[0], t != NULL, err);
 	if (r_enter < 0)
 		return st_error_prefix(err, "%s %s", verb, ct->ctid);
 	j = calloc(1, sizeof(*j));

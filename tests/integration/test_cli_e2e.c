@@ -849,3 +849,191 @@ Test(cli_e2e, restart_fast_and_wait)
 	cr_assert_str_eq(out, "CTID " CT " exist mounted running\n");
 	assert_daemon_alive();
 }
+
+/* A command the container lacks is reported as a shell does: "nosuch: not
+ * found" on the caller's stderr, exit 127 from exec2 (8 from exec), not a
+ * shell's "nosuch: exec: line 0:" nor a failure of strata's own. */
+Test(cli_e2e, exec_command_not_found_127)
+{
+	_cleanup_free_ char *out = NULL, *err = NULL;
+
+	need_daemon();
+	make_ct(CT, true);
+	cr_assert_eq(strata(&out, &err, "exec2", CT, "nosuch", "arg"), 127, "%s", err);
+	cr_assert_str_eq(err, "nosuch: not found\n");
+	cr_assert_str_eq(out, "");
+	free(out), free(err);
+	cr_assert_eq(strata(&out, &err, "exec", CT, "/bin/nosuch", "arg"), ST_EXIT_EXEC, "%s", err);
+	cr_assert_not_null(strstr(err, "/bin/nosuch: not found\n"), "%s", err);
+	free(out), free(err);
+	/* there but not executable: 126, as a shell says */
+	cr_assert_eq(strata(&out, &err, "exec2", CT, "/etc/hostname", "x"), 126, "%s", err);
+	cr_assert_not_null(strstr(err, "/etc/hostname: Permission denied"), "%s", err);
+	free(out), free(err);
+	/* several arguments still run as they are, found in PATH */
+	cr_assert_eq(strata(&out, &err, "exec2", CT, "echo", "a  b", "$HOME"), 0, "%s", err);
+	cr_assert_str_eq(out, "a  b $HOME\n");
+	free(out), free(err);
+	/* and the daemon serves the next request on the same terms */
+	cr_assert_eq(strata(&out, &err, "exec2", CT, "exit 3"), 3, "%s", err);
+}
+
+/* vzlist 999: "Container(s) not found" on stderr, exit 14 (no such
+ * container); without CTIDs, an empty list is no error. */
+Test(cli_e2e, list_unknown_ctid_not_found)
+{
+	_cleanup_free_ char *out = NULL, *err = NULL;
+
+	need_daemon();
+	cr_assert_eq(strata(&out, &err, "list", "-a"), 0, "%s", err);
+	cr_assert_str_eq(out, "      CTID      NPROC STATUS    IP_ADDR         HOSTNAME\n");
+	free(out), free(err);
+	cr_assert_eq(strata(&out, &err, "list", "9299"), ST_EXIT_NOCONFIG, "%s%s", out, err);
+	cr_assert_str_eq(out, "");
+	cr_assert_not_null(strstr(err, "Container(s) not found"), "%s", err);
+	free(out), free(err);
+	cr_assert_eq(strata(&out, &err, "list", "-j", "9299"), ST_EXIT_NOCONFIG, "%s%s", out, err);
+	free(out), free(err);
+	out = err = NULL;
+	make_ct(CT, false);
+	cr_assert_eq(strata(&out, &err, "list", "-H", "-o", "ctid", CT), 0, "%s", err);
+	cr_assert_str_eq(out, "      " CT "\n");
+}
+
+/* runtime/daemon.h's CT_CONSOLE_RING */
+#define CT_CONSOLE_RING_SIZE (64 * 1024)
+
+/* Whether stratad's page at addr is resident (or swapped). */
+static bool daemon_page_present(int pagemap, unsigned long addr)
+{
+	unsigned long page = (unsigned long)sysconf(_SC_PAGESIZE);
+	uint64_t e = 0;
+
+	cr_assert_eq(pread(pagemap, &e, sizeof(e), (off_t)(addr / page * 8)), sizeof(e));
+	return (e >> 63 & 1) || (e >> 62 & 1);
+}
+
+static int daemon_pagemap(void)
+{
+	_cleanup_free_ char *path = NULL;
+	int fd;
+
+	cr_assert_geq(asprintf(&path, "/proc/%d/pagemap", (int)du.pid), 0);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(fd, 0, "open %s", path);
+	return fd;
+}
+
+/* Pages of stratad in [start, start + len) that are resident. */
+static size_t daemon_resident_pages(unsigned long start, size_t len)
+{
+	_cleanup_close_ int pm = daemon_pagemap();
+	unsigned long page = (unsigned long)sysconf(_SC_PAGESIZE);
+	size_t n = 0;
+
+	for (unsigned long a = start; a < start + len; a += page)
+		n += daemon_page_present(pm, a);
+	return n;
+}
+
+/* Where `text` is in stratad's anonymous writable mappings (up to 64 MB
+ * each: ASan's shadow is left alone): up to max addresses. Only resident
+ * pages are read (a read maps the zero page into the others). */
+static size_t daemon_find(const char *text, unsigned long *addr, size_t max)
+{
+	_cleanup_free_ char *path = NULL, *mem = NULL, *line = NULL, *buf = NULL;
+	_cleanup_close_ int memfd = -EBADF, pm = daemon_pagemap();
+	unsigned long page = (unsigned long)sysconf(_SC_PAGESIZE);
+	const size_t tl = strlen(text);
+	size_t n = 0, cap = 0;
+	FILE *f;
+
+	cr_assert_geq(asprintf(&path, "/proc/%d/maps", (int)du.pid), 0);
+	cr_assert_geq(asprintf(&mem, "/proc/%d/mem", (int)du.pid), 0);
+	memfd = open(mem, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(memfd, 0, "open %s", mem);
+	buf = malloc(64ul << 20);
+	cr_assert_not_null(buf);
+	f = fopen(path, "re");
+	cr_assert_not_null(f, "open %s", path);
+	while (getline(&line, &cap, f) > 0 && n < max) {
+		unsigned long start, end, inode;
+		char perms[8], name[256] = "";
+
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %lu %255s", &start, &end, perms, &inode,
+			   name) < 4 ||
+		    inode != 0 || name[0] || strncmp(perms, "rw", 2) || end - start > (64ul << 20))
+			continue;
+		/* each run of resident pages, read at once */
+		for (unsigned long a = start; a < end && n < max;) {
+			unsigned long run = a;
+			ssize_t got;
+			char *p = buf;
+
+			while (run < end && daemon_page_present(pm, run))
+				run += page;
+			if (run == a) {
+				a += page;
+				continue;
+			}
+			got = pread(memfd, buf, run - a, (off_t)a);
+			while (got > 0 && n < max &&
+			       (p = memmem(p, (size_t)got - (size_t)(p - buf), text, tl))) {
+				addr[n++] = a + (unsigned long)(p - buf);
+				p++;
+			}
+			a = run;
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+/* The console's ring buffer (64 kB a container) is a mapping of its own,
+ * page-aligned and resident only as far as the console wrote (from the heap
+ * it was touched in full: 26 kB of stratad a container), and it goes with
+ * the container. */
+Test(cli_e2e, console_ring_mapped_and_unmapped)
+{
+	/* the marker is made in the container: the request does not hold it */
+	const char *marker = "stcli-ring-42";
+	_cleanup_free_ char *out = NULL, *err = NULL, *logp = NULL, *log = NULL;
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned long hits[16], ring = 0;
+	size_t n, off, written;
+	char *at = NULL;
+
+	need_daemon();
+	make_ct(CT, true);
+	cr_assert_eq(strata(&out, &err, "exec2", CT, "echo stcli-ring-$((6*7)) >/dev/console"), 0,
+		     "%s", err);
+	cr_assert_geq(asprintf(&logp, "%s/run/ct/%s.console.log", du.tmp, CT), 0);
+	for (int i = 0; i < 100 && !at; i++) {
+		free(log);
+		log = tu_read_file(logp);
+		at = log ? strstr(log, marker) : NULL;
+		if (!at)
+			usleep(20000);
+	}
+	cr_assert_not_null(at, "the console log has no `%s`: %s", marker, log ? log : "(none)");
+	off = (size_t)(at - log);
+	written = strlen(log);
+	cr_assert_lt(written, 32768, "the console wrote too much to tell: %zu bytes", written);
+	/* the ring holds the console's bytes from its offset 0 */
+	n = daemon_find(marker, hits, 16);
+	for (size_t i = 0; i < n; i++)
+		if ((hits[i] - off) % (unsigned long)page == 0)
+			ring = hits[i] - off;
+	cr_assert_neq(ring, 0, "no page-aligned ring holds the console (%zu copies found)", n);
+	cr_assert_leq(daemon_resident_pages(ring, CT_CONSOLE_RING_SIZE),
+		      (written + (size_t)page - 1) / (size_t)page,
+		      "more of the ring is resident than the console wrote (%zu bytes) (%zu pages)",
+		      written, daemon_resident_pages(ring, CT_CONSOLE_RING_SIZE));
+	free(out), free(err);
+	cr_assert_eq(strata(&out, &err, "stop", CT), 0, "%s", err);
+	free(out), free(err);
+	cr_assert_eq(strata(&out, &err, "destroy", CT), 0, "%s", err);
+	n = daemon_find(marker, hits, 16);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_neq(hits[i], ring + off, "the ring is still mapped after destroy");
+}

@@ -312,12 +312,13 @@ Test(cli, exec_several_arguments_kept_apart)
 {
 	cr_assert_eq(parse("exec", "9201", "printf", "%s|", "a b", "--bogus", NULL), 0);
 	cr_assert_eq(cmd.exec_mode, CLI_EXEC_STATUS);
-	cr_assert_eq(json_array_size(arg("argv")), 7);
-	cr_assert_str_eq(argv_at(0), "/bin/sh");
-	cr_assert_str_eq(argv_at(2), "exec \"$0\" \"$@\"");
-	cr_assert_str_eq(argv_at(3), "printf");
-	cr_assert_str_eq(argv_at(5), "a b");
-	cr_assert_str_eq(argv_at(6), "--bogus");
+	/* run as they are, not through a shell whose messages would name
+	 * the command as its script ("nosuch: exec: line 0: ...") */
+	cr_assert_eq(json_array_size(arg("argv")), 4);
+	cr_assert_str_eq(argv_at(0), "printf");
+	cr_assert_str_eq(argv_at(1), "%s|");
+	cr_assert_str_eq(argv_at(2), "a b");
+	cr_assert_str_eq(argv_at(3), "--bogus");
 	/* a sane PATH reaches the command */
 	json_t *env = arg("env");
 	bool path = false;

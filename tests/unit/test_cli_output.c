@@ -126,6 +126,82 @@ Test(cli_output, list_json_whole_objects_without_o)
 	json_decref(arr);
 }
 
+/* vzlist 999: "Container(s) not found" and an error, not an empty table */
+Test(cli_output, list_named_ctid_not_there_is_an_error)
+{
+	json_t *res = json_loads(canned_list, 0, NULL);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	cr_assert_eq(parse("list", "999", "nosuch", NULL), 0);
+	cr_assert_lt(cli_list_print(f, &cmd, res, &err), 0);
+	fclose(f);
+	cr_assert_eq(err->exit_code, ST_EXIT_NOCONFIG);
+	cr_assert_not_null(strstr(err->msg, "Container(s) not found"), "%s", err->msg);
+	cr_assert_not_null(strstr(err->msg, "999 nosuch"), "%s", err->msg);
+	cr_assert_str_eq(buf, "", "nothing on stdout: %s", buf);
+	free(buf);
+	json_decref(res);
+}
+
+/* the same with -j */
+Test(cli_output, list_json_named_ctid_not_there_is_an_error)
+{
+	json_t *res = json_loads(canned_list, 0, NULL);
+	FILE *f = fopen("/dev/null", "w");
+
+	cr_assert_eq(parse("list", "-j", "999", NULL), 0);
+	cr_assert_lt(cli_list_print(f, &cmd, res, &err), 0);
+	cr_assert_eq(err->exit_code, ST_EXIT_NOCONFIG);
+	fclose(f);
+	json_decref(res);
+}
+
+/* one named CTID found is enough; no CTIDs and no containers: an empty
+ * table and success */
+Test(cli_output, list_some_found_or_none_asked)
+{
+	json_t *empty = json_pack("{s:[]}", "containers");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	cr_assert_eq(parse("list", "-o", "ctid", "-H", "999", "9202", NULL), 0);
+	{
+		_cleanup_free_ char *out = list_output();
+
+		cr_assert_str_eq(out, "      9202\n");
+	}
+	cli_cmd_free(&cmd);
+	cli_cmd_init(&cmd);
+	cr_assert_eq(parse("list", NULL), 0);
+	f = open_memstream(&buf, &len);
+	cr_assert_eq(cli_list_print(f, &cmd, empty, &err), 0);
+	fclose(f);
+	cr_assert_str_eq(buf, "      CTID      NPROC STATUS    IP_ADDR         HOSTNAME\n");
+	free(buf);
+	json_decref(empty);
+}
+
+/* reals as a person writes them: 0.1, not 0.10000000000000001 */
+Test(cli_output, list_json_reals_sane_precision)
+{
+	json_t *res = json_pack("{s:[{s:s,s:f,s:f}]}", "containers", "ctid", "9201", "cpupct", 0.1,
+				"cpu", 12345.6);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	cr_assert_eq(parse("list", "-j", "-o", "ctid,cpupct,cpu", NULL), 0);
+	cr_assert_eq(cli_list_print(f, &cmd, res, &err), 0);
+	fclose(f);
+	cr_assert_not_null(strstr(buf, "\"cpupct\": 0.1,"), "%s", buf);
+	cr_assert_not_null(strstr(buf, "\"cpu\": 12345.6\n"), "%s", buf);
+	free(buf);
+	json_decref(res);
+}
+
 Test(cli_output, list_malformed_reply)
 {
 	json_t *res = json_pack("{s:i}", "containers", 3);
