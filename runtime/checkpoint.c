@@ -73,6 +73,7 @@ static const struct ckpt_commit *helper_commit;
 static int criu_notify(char *action, criu_notify_arg_t na)
 {
 	const struct ckpt_commit *c = helper_commit;
+	int r;
 
 	(void)na;
 	if (!c)
@@ -89,6 +90,14 @@ static int criu_notify(char *action, criu_notify_arg_t na)
 			return -1;
 		c->sh->frozen_at = t0;
 		c->sh->freeze_ms = ckpt_now_ms() - t0;
+		/* frozen: the guest makes no cgroup meanwhile */
+		r = ckpt_cgdirs_save(c->cg, c->dirfd);
+		if (r < 0) {
+			c->sh->err = -r;
+			snprintf(c->sh->msg, sizeof(c->sh->msg), "list the guest's cgroups: %s",
+				 strerror(-r));
+			return -1;
+		}
 		return 0;
 	}
 	if (!strcmp(action, "post-dump"))
@@ -236,21 +245,6 @@ static int wait_empty(struct ksal_cgroup *cg, int timeout_ms)
 
 /* ---- the console ---- */
 
-/* CRIU's name of an external tty: "tty[rdev:dev]", both in hex. */
-static int console_key(int fd, char *buf, size_t len)
-{
-	struct stat st;
-	int n;
-
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISCHR(st.st_mode))
-		return -ENOTTY;
-	n = snprintf(buf, len, "tty[%llx:%llx]", (unsigned long long)st.st_rdev,
-		     (unsigned long long)st.st_dev);
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
 /* The host end of the veth goes with the container's netns, which the
  * kernel tears down a moment after the last task died. */
 static bool wait_link_gone(const char *ifname, int timeout_ms)
@@ -333,6 +327,8 @@ static int dump_once(const struct ct_ckpt_params *p, struct ct_ckpt_result *r,
 	if (kill(p->init_pid, 0) < 0)
 		return st_error_setx(err, ST_EXIT_NOTRUNNING, errno, "checkpoint %s: init pid %d",
 				     ctid, (int)p->init_pid);
+	if (ckpt_nested_ns_check(p->init_pid, err) < 0)
+		return st_error_prefix(err, "checkpoint %s", ctid);
 	if (asprintf(&tmp, "%s.tmp", p->images_dir) < 0 ||
 	    asprintf(&old, "%s.old", p->images_dir) < 0 ||
 	    asprintf(&log, "%s.tmp/%s", p->images_dir, CT_CKPT_DUMP_LOG) < 0 ||
@@ -405,18 +401,21 @@ static int dump_once(const struct ct_ckpt_params *p, struct ct_ckpt_result *r,
 			ckpt_rm_rf(tmp);
 			return st_error_set(err, ENOMEM, "checkpoint %s", ctid);
 		}
-	if (p->console_fd > 0) {
+	{
 		char key[64];
 
-		rc = console_key(p->console_fd, key, sizeof(key));
-		if (rc == 0)
+		rc = ckpt_console_find(p->init_pid, p->console_fd, key, sizeof(key), err);
+		if (rc > 0) {
+			st_debug("checkpoint %s: console %s is external", ctid, key);
 			rc = ckpt_write_small(dirfd, CT_CKPT_CONSOLE_FILE, key);
-		if (rc == 0 && criu_local_add_external(o, key) < 0)
-			rc = -ENOMEM;
+			if (rc == 0 && criu_local_add_external(o, key) < 0)
+				rc = -ENOMEM;
+			if (rc < 0)
+				st_error_setx(err, ST_EXIT_CHKPNT, -rc, "console");
+		}
 		if (rc < 0) {
 			ckpt_rm_rf(tmp);
-			return st_error_setx(err, ST_EXIT_CHKPNT, -rc, "checkpoint %s: console",
-					     ctid);
+			return st_error_prefix(err, "checkpoint %s", ctid);
 		}
 	}
 	if (p->veth_ct) {
@@ -484,6 +483,12 @@ static int dump_once(const struct ct_ckpt_params *p, struct ct_ckpt_result *r,
 			ckpt_rm_rf(tmp);
 			if (sh->err)
 				return -1;
+			/* a terminal from outside the container, not the console */
+			if (*err && (*err)->msg && strstr((*err)->msg, "Can't lookup mount") &&
+			    strstr((*err)->msg, "/dev/pts/"))
+				st_error_prefix(
+					err, "a terminal of the container's comes from outside "
+					     "it and is not its console (the container runs on)");
 			return st_error_prefix(err, "checkpoint %s", ctid);
 		}
 	}
@@ -619,6 +624,8 @@ int ct_checkpoint_restore(const struct ct_ckpt_params *p, struct ct_ckpt_result 
 			return st_error_setx(err, ST_EXIT_RESTORE, errno,
 					     "restore %s: source `%s` of external mount `%s`", ctid,
 					     ext.v[i].host_path, ext.v[i].mountpoint);
+	if (console && ckpt_console_images_fix(dirfd, p->console_fd, err) < 0)
+		return st_error_prefix(err, "restore %s: console", ctid);
 	unlinkat(dirfd, CT_CKPT_RESTORE_LOG, 0);
 
 	if (opts_common(p, dirfd, CT_CKPT_RESTORE_LOG, &o, err) < 0)
@@ -639,6 +646,8 @@ int ct_checkpoint_restore(const struct ct_ckpt_params *p, struct ct_ckpt_result 
 
 	if (p->veth_host && !wait_link_gone(p->veth_host, 2000))
 		st_warn("restore %s: host veth `%s` exists already", ctid, p->veth_host);
+	if (p->cg)
+		ckpt_cgdirs_make(p->cg, dirfd, ctid);
 	st_debug("restore %s: from %s into %s", ctid, p->images_dir, p->root);
 	t1 = ckpt_now_ms();
 	{

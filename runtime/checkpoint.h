@@ -116,6 +116,14 @@ int ct_checkpoint_dump(const struct ct_ckpt_params *p, struct ct_ckpt_result *r,
 /* Resume: restore from p->images_dir; r->pid/pidfd/start_time are the init's. */
 int ct_checkpoint_restore(const struct ct_ckpt_params *p, struct ct_ckpt_result *r,
 			  struct st_error **err);
+/*
+ * Before a systemd guest boots (its composed root, owned by uid:gid on the
+ * host): a drop-in etc/systemd/system/service.d/10-strata-checkpoint.conf
+ * with ProtectHostname=no, so no service gets a UTS namespace of its own,
+ * which CRIU cannot dump. Not a systemd guest, or the file there already:
+ * nothing done. 0, or -1 with err.
+ */
+int ct_checkpoint_guest_prepare(const char *root, uid_t uid, gid_t gid, struct st_error **err);
 /* Is there a complete checkpoint in images_dir? */
 bool ct_checkpoint_exists(const char *images_dir);
 /* Remove a checkpoint (and a stale `.tmp`); a missing one is not an error. */

@@ -30,6 +30,45 @@ int ckpt_ext_find_in(const char *ct_mountinfo, const char *host_mountinfo,
 int ckpt_ext_save(int dirfd, const struct ckpt_ext *e, size_t n, struct st_error **err);
 int ckpt_ext_load(int dirfd, struct ckpt_ext **out, size_t *n_out, struct st_error **err);
 
+struct stat;
+/* CRIU's name of an external tty: "tty[rdev:dev]", both in hex. */
+int ckpt_tty_key(const struct stat *st, char *buf, size_t len);
+/*
+ * The console to declare external in a dump of the container whose init is
+ * pid: the pty slave on the init's stdio, else on the container's
+ * /dev/console, that is not of a devpts the container mounted itself (the
+ * pty of the stratad that started it, alive or not: after a restart of
+ * stratad it is the only record of it), else the slave console_fd (> 0)
+ * stratad holds. Its key into buf: 1; none: 0;
+ * -1 with err.
+ */
+int ckpt_console_find(pid_t pid, int console_fd, char *buf, size_t len, struct st_error **err);
+/*
+ * Before a restore onto the new console console_fd: an external tty the
+ * dump found hung up (its termios unreadable: the pty of a stratad that
+ * was killed) gets the new console's termios, locked termios and window
+ * size in the images' tty-info.img, which CRIU needs to restore it; an
+ * external mount CRIU saw deleted (the bind of that pty on /dev/console)
+ * is bound from the new source as it is, not re-created (mountpoints-*.img).
+ * 0 (also when there is nothing to do), or -1 with err.
+ */
+int ckpt_console_images_fix(int dirfd, int console_fd, struct st_error **err);
+
+/* checkpoint_guest.c: the systemd drop-in (see ct_checkpoint_guest_prepare),
+ * relative to the guest's root. */
+#define CKPT_DROPIN_DIR "etc/systemd/system/service.d"
+#define CKPT_DROPIN_NAME "10-strata-checkpoint.conf"
+/* Before a dump: a task of the container in a UTS or IPC namespace other
+ * than its init's (CRIU cannot dump one) is an error naming it; 0 if there
+ * is none. */
+int ckpt_nested_ns_check(pid_t init, struct st_error **err);
+/* The cgroups the guest made (cgroup2 and name=systemd), kept in the image
+ * dir as CT_CKPT_CGDIRS_FILE at the dump (0 or -errno), made again before
+ * the restore (a failure only warns: CRIU then says what is missing). */
+#define CT_CKPT_CGDIRS_FILE "strata-cgdirs"
+int ckpt_cgdirs_save(struct ksal_cgroup *cg, int dirfd);
+void ckpt_cgdirs_make(struct ksal_cgroup *cg, int dirfd, const char *ctid);
+
 /* checkpoint_images.c: the image directory. */
 /* What the forked helper tells the parent (a MAP_SHARED page). */
 struct ckpt_shared {

@@ -141,6 +141,13 @@ int ct_do_suspend_opts(struct daemon *d, struct ct *ct, struct ct_ckpt_opts *o,
 	if (lstat(def, &st) == 0 && S_ISLNK(st.st_mode))
 		unlink(def);
 	ckpt_params(d, ct, dir, &p);
+	{ /* a systemd guest started without it has it after its next start */
+		_cleanup_error_ struct st_error *e = NULL;
+
+		if (ct->root &&
+		    ct_checkpoint_guest_prepare(ct->root, ct->id_base, ct->id_base, &e) < 0)
+			st_warn("suspend %s: %s", ct->ctid, e->msg);
+	}
 	if (ct_checkpoint_dump(&p, &res, err) < 0) {
 		if (*err && (*err)->exit_code != ST_EXIT_TIMEOUT)
 			(*err)->exit_code = ST_EXIT_CHKPNT;

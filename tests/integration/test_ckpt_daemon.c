@@ -123,7 +123,9 @@ static void teardown(void)
 	if (du.tmp && getenv("STCK_KEEP_LOG")) { /* stratad's log, for figures and debugging */
 		_cleanup_free_ char *cmd = NULL;
 
-		if (asprintf(&cmd, "cat %s/stratad.log >> %s", du.tmp, getenv("STCK_KEEP_LOG")) > 0)
+		if (asprintf(&cmd,
+			     "cat %s %s/state/dumps/*.log %s/state/dumps/*/*.log >> %s 2>/dev/null",
+			     du.log, du.tmp, du.tmp, getenv("STCK_KEEP_LOG")) > 0)
 			(void)!system(cmd);
 	}
 	du_teardown();
@@ -592,4 +594,141 @@ Test(ckpt_daemon, stop_mode_suspend)
 	assert_counter_moves(c0);
 	assert_memory_intact();
 	cr_assert_neq(access(ckpt, F_OK), 0, "checkpoint left after the resume");
+}
+
+/* One suspend + resume through the CLI: the counter goes on, memory is
+ * intact, the TCP connection fd carries on, stratad is the init's parent. */
+static void suspend_resume_cycle(int fd, const char *tag)
+{
+	_cleanup_free_ char *out = NULL;
+	long c0;
+
+	cr_assert_eq(strata(&out, "suspend", CT), 0, "%s: suspend: %s", tag, out);
+	c0 = counter();
+	cr_assert_leq(cg_tasks(), 0, "%s: tasks left in the cgroup after suspend", tag);
+	assert_status("down suspended");
+	free(out);
+	cr_assert_eq(strata(&out, "resume", CT), 0, "%s: resume: %s", tag, out);
+	assert_status("running");
+	assert_counter_continues(c0);
+	assert_counter_moves(c0);
+	assert_memory_intact();
+	assert_init_is_daemon_child();
+	tcp_echo(fd, tag);
+}
+
+/* kill -9 of stratad, a new one re-adopts the container: its init's console
+ * is the old daemon's pty (hung up, the master died with that daemon), which
+ * only the init's own fds tell; suspend and resume work as before, twice. */
+Test(ckpt_daemon, suspend_resume_after_daemon_kill9)
+{
+	_cleanup_free_ char *out = NULL;
+	pid_t pid;
+	int fd;
+
+	need_root();
+	start_daemon("keep");
+	make_ct(32);
+	wait_guest();
+	fd = tcp_connect();
+	tcp_echo(fd, "before");
+	pid = du_ct_pid(CT);
+	du_daemon_kill9();
+	cr_assert_eq(kill(pid, 0), 0, "the container died with stratad");
+	du_daemon_start();
+	assert_status("running");
+	cr_assert_eq(du_ct_pid(CT), pid, "not the same init after the restart");
+	suspend_resume_cycle(fd, "after-restart-1");
+	suspend_resume_cycle(fd, "after-restart-2");
+	close(fd);
+}
+
+/* systemctl is-system-running in CT says running (or degraded) within 60 s. */
+static void wait_systemd(const char *when)
+{
+	const char *const argv[] = { "systemctl", "is-system-running", NULL };
+	double end = now_s() + 60;
+
+	for (;;) {
+		_cleanup_free_ char *st = NULL;
+
+		du_exec_out(CT, argv, &st);
+		if (st && (!strncmp(st, "running", 7) || !strncmp(st, "degraded", 8)))
+			return;
+		cr_assert_lt(now_s(), end, "%s: systemd not up in 60 s: %s", when, st ? st : "?");
+		usleep(250000);
+	}
+}
+
+/* A debian-12 (systemd) container with --ipadd (routed veth, nftables
+ * network lock): systemd-logind's ProtectHostname=yes gives it a UTS
+ * namespace of its own, which CRIU cannot dump. A suspend of a container
+ * booted without stratad's drop-in says so and leaves it running; booted
+ * with it (after a restart), suspend and resume work, twice. */
+Test(ckpt_daemon, systemd_routed_suspend_resume, .timeout = 240)
+{
+	const char *img = getenv("STCRIU_DEBIAN_IMAGE");
+	_cleanup_free_ char *out = NULL;
+	_cleanup_free_ char *dropin = path_in(
+		"private/%s/upper/etc/systemd/system/service.d/10-strata-checkpoint.conf", CT);
+	_cleanup_free_ char *text = NULL;
+	int rc;
+
+	need_root();
+	if (!img)
+		img = "/var/cache/strata/images/debian-12.sqfs"; /* scripts/template-cache.sh */
+	if (access(img, R_OK) < 0)
+		cr_skip_test("no debian-12 image at %s (STCRIU_DEBIAN_IMAGE)", img);
+	start_daemon("keep");
+	cr_assert_eq(strata(&out, "-q", "template", "import", "stck-debian", img), 0, "import: %s",
+		     out);
+	free(out);
+	cr_assert_eq(strata(&out, "create", CT, "--ostemplate", "stck-debian", "--ipadd", CT_IP), 0,
+		     "create: %s", out);
+	free(out);
+	cr_assert_eq(strata(&out, "start", CT), 0, "start: %s", out);
+	wait_systemd("first boot");
+	free(out);
+	rc = strata(&out, "suspend", CT);
+	if (rc != 0) { /* booted without the drop-in: a clear error, still running */
+		cr_assert_eq(rc, 16, "suspend: %s", out);
+		cr_assert_not_null(strstr(out, "UTS namespace of its own"), "suspend: %s", out);
+		cr_assert_not_null(strstr(out, "ProtectHostname"), "suspend: %s", out);
+		assert_status("running");
+		cr_assert_gt(cg_tasks(), 1,
+			     "the container's tasks are gone after a failed suspend");
+		text = tu_read_file(dropin);
+		cr_assert_not_null(text, "no drop-in `%s` after the failed suspend", dropin);
+		cr_assert_not_null(strstr(text, "ProtectHostname=no"), "%s", text);
+		free(out);
+		cr_assert_eq(strata(&out, "restart", CT), 0, "restart: %s", out);
+		wait_systemd("after the restart");
+		free(out);
+		cr_assert_eq(strata(&out, "suspend", CT), 0, "suspend after restart: %s", out);
+	}
+	for (int cycle = 0;; cycle++) {
+		cr_assert_leq(cg_tasks(), 0, "cycle %d: tasks left in the cgroup after suspend",
+			      cycle);
+		assert_status("down suspended");
+		free(out);
+		cr_assert_eq(strata(&out, "resume", CT), 0, "cycle %d: resume: %s", cycle, out);
+		assert_status("running");
+		wait_systemd("after resume");
+		if (cycle == 1)
+			break;
+		free(out);
+		cr_assert_eq(strata(&out, "suspend", CT), 0, "cycle %d: suspend: %s", cycle + 1,
+			     out);
+	}
+	/* a kill -9 of stratad: systemd holds its console on /dev/console only */
+	du_daemon_kill9();
+	du_daemon_start();
+	assert_status("running");
+	free(out);
+	cr_assert_eq(strata(&out, "suspend", CT), 0, "suspend after a restart of stratad: %s", out);
+	assert_status("down suspended");
+	free(out);
+	cr_assert_eq(strata(&out, "resume", CT), 0, "resume after a restart of stratad: %s", out);
+	assert_status("running");
+	wait_systemd("resume after a restart of stratad");
 }

@@ -199,3 +199,161 @@ Test(checkpoint, only_a_marked_dir_is_a_checkpoint)
 	cr_assert_neq(stat(tmp, &st), 0, "the stale .tmp stays");
 	cr_assert_eq(ct_checkpoint_remove(dir, &e), 0, "removing twice is fine");
 }
+
+/* ---- a hung-up console in the images (checkpoint_tty.c) ---- */
+
+#include <sys/ioctl.h>
+#include <termios.h>
+
+static void write_image(int dirfd, const char *name, uint32_t magic, const uint8_t *const *e,
+			const uint32_t *len, size_t n)
+{
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	uint32_t hdr[2] = { 0x54564319u, magic };
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, hdr, sizeof(hdr)), (ssize_t)sizeof(hdr));
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_eq(write(fd, &len[i], 4), 4);
+		cr_assert_eq(write(fd, e[i], len[i]), (ssize_t)len[i]);
+	}
+	close(fd);
+}
+
+static uint8_t *read_image(int dirfd, const char *name, size_t *len)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	uint8_t *buf = malloc(4096);
+	ssize_t n;
+
+	cr_assert_geq(fd, 0);
+	n = read(fd, buf, 4096);
+	close(fd);
+	cr_assert_gt(n, 0);
+	*len = (size_t)n;
+	return buf;
+}
+
+/* TtyInfoEntry: id 2, type EXT_TTY (5), locked, exclusive, packet_mode,
+ * sid, pgrp 0, rdev 0x8800, dev 0x1a: what CRIU writes for a hung-up tty */
+static const uint8_t tty_ext_hung[] = {
+	0x08, 0x02, 0x10, 0x05, 0x18, 0x00, 0x20, 0x00, 0x28, 0x00,
+	0x30, 0x00, 0x38, 0x00, 0x40, 0x80, 0x91, 0x02, 0x68, 0x1a
+};
+/* a PTY (1) entry with a (short) termios: left alone */
+static const uint8_t tty_pty[] = { 0x08, 0x04, 0x10, 0x01, 0x18, 0x00, 0x20, 0x00, 0x28, 0x00,
+				   0x30, 0x00, 0x38, 0x00, 0x40, 0x01, 0x4a, 0x02, 0x08, 0x01 };
+/* MntEntry fragments: fstype 1, mnt_id 2, root_dev 3 (0x1a), root 6 "/0",
+ * deleted 16 = true; ext_key 18 "ext3" on the first only. The second is a
+ * copy of it in a service's mount namespace (another image), the third
+ * another deleted file. */
+static const uint8_t mnt_ext_deleted[] = {
+	0x08, 0x01, 0x10, 0x76, 0x18, 0x1a, 0x32, 0x02, '/', '0',
+	0x80, 0x01, 0x01, 0x92, 0x01, 0x04, 'e',  'x',	't', '3'
+};
+static const uint8_t mnt_bind_deleted[] = { 0x08, 0x01, 0x10, 0x78, 0x18, 0x1a, 0x32,
+					    0x02, '/',	'0',  0x80, 0x01, 0x01 };
+static const uint8_t mnt_deleted[] = { 0x08, 0x01, 0x10, 0x77, 0x18, 0x1a, 0x32,
+				       0x02, '/',  '7',	 0x80, 0x01, 0x01 };
+
+Test(checkpoint, hung_up_console_gets_the_new_consoles_settings)
+{
+	const uint8_t *tty[] = { tty_ext_hung, tty_pty };
+	const uint32_t tty_len[] = { sizeof(tty_ext_hung), sizeof(tty_pty) };
+	const uint8_t *mnt[] = { mnt_ext_deleted, mnt_deleted };
+	const uint32_t mnt_len[] = { sizeof(mnt_ext_deleted), sizeof(mnt_deleted) };
+	const uint8_t *mnt2[] = { mnt_bind_deleted };
+	const uint32_t mnt2_len[] = { sizeof(mnt_bind_deleted) };
+	const uint8_t winsize[] = { 0x5a, 0x08, 0x08, 33, 0x10, 101, 0x18, 0x00, 0x20, 0x00 };
+	struct winsize ws = { .ws_row = 33, .ws_col = 101 };
+	struct st_error *e = NULL;
+	_cleanup_free_ uint8_t *t = NULL, *m = NULL, *again = NULL;
+	size_t tlen, mlen, alen, off;
+	uint32_t l0, l1;
+	int dirfd, master, slave;
+	struct stat st;
+
+	dirfd = open(g_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cr_assert_geq(dirfd, 0);
+	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	cr_assert_geq(master, 0);
+	cr_assert_eq(unlockpt(master), 0);
+	slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+	cr_assert_geq(slave, 0);
+	cr_assert_eq(ioctl(slave, TIOCSWINSZ, &ws), 0);
+	write_image(dirfd, "tty-info.img", 1497706550u, tty, tty_len, 2);
+	write_image(dirfd, "mountpoints-12.img", 0x5a0c1d5eu, mnt, mnt_len, 2);
+	write_image(dirfd, "mountpoints-13.img", 0x5a0c1d5eu, mnt2, mnt2_len, 1);
+
+	cr_assert_eq(ckpt_console_images_fix(dirfd, slave, &e), 0, "%s", e ? e->msg : "");
+	t = read_image(dirfd, "tty-info.img", &tlen);
+	/* header, the ext entry grown by termios (9), locked (10), winsize (11) */
+	memcpy(&l0, t + 8, 4);
+	cr_assert_gt(l0, sizeof(tty_ext_hung));
+	cr_assert_eq(memcmp(t + 12, tty_ext_hung, sizeof(tty_ext_hung)), 0);
+	off = 12 + sizeof(tty_ext_hung);
+	cr_assert_eq(t[off], 0x4a, "no termios after the entry");
+	cr_assert_eq(memcmp(t + 12 + l0 - sizeof(winsize), winsize, sizeof(winsize)), 0,
+		     "the entry does not end with the new console's window size");
+	/* the PTY entry as it was */
+	memcpy(&l1, t + 12 + l0, 4);
+	cr_assert_eq(l1, sizeof(tty_pty));
+	cr_assert_eq(memcmp(t + 16 + l0, tty_pty, sizeof(tty_pty)), 0);
+	cr_assert_eq(tlen, 16 + l0 + l1);
+	/* mounts: the external one is no longer deleted, the other still is */
+	m = read_image(dirfd, "mountpoints-12.img", &mlen);
+	cr_assert_eq(mlen, 8 + 4 + sizeof(mnt_ext_deleted) + 4 + sizeof(mnt_deleted));
+	cr_assert_eq(m[12 + 12], 0x00, "the external mount is still marked deleted");
+	cr_assert_eq(memcmp(m + 12 + sizeof(mnt_ext_deleted) + 4, mnt_deleted, sizeof(mnt_deleted)),
+		     0, "another deleted mount was changed");
+	free(m);
+	m = read_image(dirfd, "mountpoints-13.img", &mlen);
+	cr_assert_eq(mlen, 8 + 4 + sizeof(mnt_bind_deleted));
+	cr_assert_eq(m[12 + 12], 0x00, "the bind of the external mount is still marked deleted");
+	cr_assert_eq(fstatat(dirfd, "tty-info.img", &st, 0), 0);
+	cr_assert_eq(st.st_mode & 0777, 0644, "the image's mode changed");
+
+	/* once mended, nothing more to do */
+	cr_assert_eq(ckpt_console_images_fix(dirfd, slave, &e), 0, "%s", e ? e->msg : "");
+	again = read_image(dirfd, "tty-info.img", &alen);
+	cr_assert_eq(alen, tlen);
+	cr_assert_eq(memcmp(again, t, tlen), 0);
+	close(slave);
+	close(master);
+	close(dirfd);
+}
+
+Test(checkpoint, a_malformed_tty_image_is_an_error)
+{
+	const uint8_t bad[] = { 0x08, 0x02, 0x4a, 0x7f, 0x01 }; /* length past the end */
+	const uint8_t *e1[] = { bad };
+	const uint32_t l[] = { sizeof(bad) };
+	struct st_error *e = NULL;
+	int dirfd = open(g_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	cr_assert_geq(dirfd, 0);
+	write_image(dirfd, "tty-info.img", 1497706550u, e1, l, 1);
+	cr_assert_lt(ckpt_console_images_fix(dirfd, 0, &e), 0);
+	cr_assert_not_null(e);
+	cr_assert_not_null(strstr(e->msg, "tty-info.img"), "%s", e->msg);
+	st_error_free(e);
+	close(dirfd);
+}
+
+/* After a failure before the network lock, CRIU's unlock makes nft complain
+ * about a table that was never made: the tail shows the cause instead. */
+Test(checkpoint, log_tail_leaves_out_the_nft_unlock_complaint)
+{
+	_cleanup_free_ char *log = write_tmp(
+		"dump.log", "(00.003231) Error (criu/namespaces.c:460): Can't dump nested "
+			    "uts namespace for 21692\n"
+			    "(00.003241) net: Unlock network\n"
+			    "Error: Could not process rule: No such file or directory\n"
+			    "delete table inet CRIU-3778a0fb\n"
+			    "(00.019676) Error (criu/cr-dump.c:1975): Dumping FAILED.\n");
+	_cleanup_free_ char *tail = ct_checkpoint_log_tail(log, 3);
+
+	cr_assert_not_null(tail);
+	cr_assert_not_null(strstr(tail, "nested uts namespace"), "%s", tail);
+	cr_assert_null(strstr(tail, "Could not process rule"), "%s", tail);
+}
