@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,34 +86,66 @@ int cowfs_userns_fd(uint32_t base, uint32_t count, struct st_error **err)
  */
 #define USERNS_CACHE 64
 
+/* The cache and the held clones are per process and the daemon composes
+ * from several threads at once (START_WORKERS): both are guarded. */
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static struct {
 	uint32_t base, count;
 	int fd;
 } userns_cache[USERNS_CACHE];
 static size_t userns_used, userns_next;
 
-/* A user namespace for the id range, borrowed from the cache. */
-static int userns_get(uint32_t base, uint32_t count, struct st_error **err)
+/* The cached namespace of the id range, duplicated; -1 if none is cached. */
+static int userns_cached(uint32_t base, uint32_t count)
 {
-	size_t slot;
-	int fd;
+	int fd = -1;
 
+	pthread_mutex_lock(&cache_lock);
 	for (size_t i = 0; i < userns_used; i++)
-		if (userns_cache[i].base == base && userns_cache[i].count == count)
-			return userns_cache[i].fd;
-	fd = cowfs_userns_fd(base, count, err);
-	if (fd < 0)
-		return fd;
+		if (userns_cache[i].base == base && userns_cache[i].count == count) {
+			fd = fcntl(userns_cache[i].fd, F_DUPFD_CLOEXEC, 3);
+			break;
+		}
+	pthread_mutex_unlock(&cache_lock);
+	return fd;
+}
+
+/* Keep a copy of fd for the next compose of the range (none on EMFILE). */
+static void userns_keep(uint32_t base, uint32_t count, int fd)
+{
+	int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	int old = -EBADF;
+	size_t slot;
+
+	if (copy < 0)
+		return;
+	pthread_mutex_lock(&cache_lock);
 	if (userns_used < USERNS_CACHE) {
 		slot = userns_used++;
 	} else {
 		slot = userns_next;
 		userns_next = (userns_next + 1) % USERNS_CACHE;
-		close(userns_cache[slot].fd);
+		old = userns_cache[slot].fd;
 	}
 	userns_cache[slot].base = base;
 	userns_cache[slot].count = count;
-	userns_cache[slot].fd = fd;
+	userns_cache[slot].fd = copy;
+	pthread_mutex_unlock(&cache_lock);
+	closep(&old);
+}
+
+/* A user namespace for the id range, the caller's to close. */
+static int userns_get(uint32_t base, uint32_t count, struct st_error **err)
+{
+	int fd = userns_cached(base, count);
+
+	if (fd >= 0)
+		return fd;
+	fd = cowfs_userns_fd(base, count, err);
+	if (fd < 0)
+		return fd;
+	userns_keep(base, count, fd);
 	return fd;
 }
 
@@ -139,24 +172,31 @@ static void trees_hold(const char *target, int *tree, size_t n)
 	h->n = n;
 	for (size_t i = 0; i < n; i++)
 		h->fd[i] = take_fd(tree[i]);
+	pthread_mutex_lock(&cache_lock);
 	h->next = held;
 	held = h;
+	pthread_mutex_unlock(&cache_lock);
 }
 
 static void trees_release(const char *target)
 {
-	for (struct held_trees **p = &held; *p; p = &(*p)->next) {
-		struct held_trees *h = *p;
+	struct held_trees *h = NULL;
 
-		if (strcmp(h->target, target) != 0)
-			continue;
-		*p = h->next;
-		for (size_t i = 0; i < h->n; i++)
-			close(h->fd[i]);
-		free(h->target);
-		free(h);
+	pthread_mutex_lock(&cache_lock);
+	for (struct held_trees **p = &held; *p; p = &(*p)->next)
+		if (strcmp((*p)->target, target) == 0) {
+			h = *p;
+			*p = h->next;
+			break;
+		}
+	pthread_mutex_unlock(&cache_lock);
+	if (!h)
 		return;
-	}
+	/* closed outside the lock: each close may wait for an RCU grace period */
+	for (size_t i = 0; i < h->n; i++)
+		close(h->fd[i]);
+	free(h->target);
+	free(h);
 }
 
 static int chown_upper(const char *private_dir, uint32_t base, struct st_error **err)
@@ -250,7 +290,7 @@ static int overlay_mount(char *const *lowers, size_t n, const char *upper, const
 static int compose_root(const struct cowfs_compose *c, struct st_error **err)
 {
 	_cleanup_free_ char *upper = NULL, *work = NULL;
-	int userns = -EBADF; /* borrowed from userns_cache */
+	_cleanup_close_ int userns = -EBADF;
 	char *paths[MAX_LOWERS] = { 0 };
 	int tree[MAX_LOWERS];
 	size_t n = 0;

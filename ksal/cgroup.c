@@ -461,6 +461,11 @@ static int mgr_subtree(struct ksal_cgroup_mgr *m, bool make, struct st_error **e
 	return 0;
 }
 
+int ksal_cgroup_mgr_prepare(struct ksal_cgroup_mgr *m, struct st_error **err)
+{
+	return mgr_subtree(m, true, err);
+}
+
 void ksal_cgroup_free(struct ksal_cgroup *cg)
 {
 	if (!cg)

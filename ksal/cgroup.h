@@ -48,6 +48,10 @@ void ksal_cgroup_mgr_free(struct ksal_cgroup_mgr *m);
  * the daemon exits with no container left. A hierarchy where it still holds
  * a container's cgroup keeps it; returns how many kept it. */
 int ksal_cgroup_mgr_remove_subtree(struct ksal_cgroup_mgr *m);
+/* Make <subtree> in every hierarchy now (ksal_cgroup_create does it on
+ * first use). Once it is made, the manager is only read by
+ * ksal_cgroup_create and ksal_cgroup_open: threads may call them at once. */
+int ksal_cgroup_mgr_prepare(struct ksal_cgroup_mgr *m, struct st_error **err);
 enum ksal_cgroup_layout ksal_cgroup_mgr_layout(const struct ksal_cgroup_mgr *m);
 /* Controllers available to Strata, e.g. "cpu,cpuacct,memory,pids,...". */
 const char *ksal_cgroup_mgr_controllers(const struct ksal_cgroup_mgr *m);

@@ -115,14 +115,17 @@ static int enter_child(const struct ksal_enter_cfg *cfg, int flags, int sync)
 		return ksal_child_fail(sync, errno, "setns into the namespaces of pid %d (%#x)",
 				       (int)cfg->init_pid, flags),
 		       1;
+	/* raw set*id: this is a clone of a process that may have threads (the
+	 * daemon's start workers), and libc's would signal them all */
 	if (flags & CLONE_NEWUSER) {
 		/* our host uid is unmapped there: become the namespace's root */
-		if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0)
+		if (syscall(SYS_setresgid, 0, 0, 0) < 0 || syscall(SYS_setgroups, 0, NULL) < 0 ||
+		    syscall(SYS_setresuid, 0, 0, 0) < 0)
 			return ksal_child_fail(sync, errno,
 					       "become root in the user namespace of pid %d",
 					       (int)cfg->init_pid),
 			       1;
-	} else if (setgroups(0, NULL) < 0) {
+	} else if (syscall(SYS_setgroups, 0, NULL) < 0) {
 		return ksal_child_fail(sync, errno, "drop supplementary groups"), 1;
 	}
 
@@ -157,22 +160,31 @@ int ksal_enter(const struct ksal_enter_cfg *cfg, struct ksal_spawned *out, struc
 		return st_error_setx(err, ST_EXIT_NOTRUNNING, errno, "enter: init pid %d",
 				     (int)cfg->init_pid);
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return st_error_set(err, errno, "enter: socketpair");
+	/* no other child clones a copy of the child end (ksal_clone_lock) */
+	ksal_clone_lock();
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		r = errno;
+		ksal_clone_unlock();
+		return st_error_set(err, r, "enter: socketpair");
+	}
 	parent_end = sv[0];
 	child_end = sv[1];
 
 	struct ksal_clone_args args = { .exit_signal = SIGCHLD };
 	child = ksal_clone3(&args);
 	if (child < 0) {
+		r = errno;
 		child = -1;
-		return st_error_set(err, errno, "enter: clone3");
+		closep(&child_end);
+		ksal_clone_unlock();
+		return st_error_set(err, r, "enter: clone3");
 	}
 	if (child == 0) {
 		close(parent_end);
 		_exit(enter_child(cfg, flags, child_end));
 	}
 	closep(&child_end);
+	ksal_clone_unlock();
 
 	/* pid message from the intermediate, maybe an error from either */
 	while ((r = ksal_sync_recv(parent_end, &m, KSAL_SYNC_TIMEOUT_MS)) > 0) {

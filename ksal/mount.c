@@ -30,22 +30,24 @@ static bool syscall_exists(long r)
 bool ksal_mount_new_api(void)
 {
 	struct mount_attr attr = { 0 };
-	int fd;
+	int fd, r = __atomic_load_n(&new_api, __ATOMIC_RELAXED);
 
-	if (new_api >= 0)
-		return new_api;
+	/* threads probing at once all find the same answer */
+	if (r >= 0)
+		return r;
 	fd = open_tree(AT_FDCWD, "/", OPEN_TREE_CLOEXEC);
 	if (fd >= 0)
 		close(fd);
-	new_api = syscall_exists(fd) &&
-		  syscall_exists(mount_setattr(-EBADF, "", AT_EMPTY_PATH, &attr, sizeof(attr))) &&
-		  syscall_exists(move_mount(-EBADF, "", -EBADF, "", MOVE_MOUNT_F_EMPTY_PATH));
-	return new_api;
+	r = syscall_exists(fd) &&
+	    syscall_exists(mount_setattr(-EBADF, "", AT_EMPTY_PATH, &attr, sizeof(attr))) &&
+	    syscall_exists(move_mount(-EBADF, "", -EBADF, "", MOVE_MOUNT_F_EMPTY_PATH));
+	__atomic_store_n(&new_api, r, __ATOMIC_RELAXED);
+	return r;
 }
 
 void ksal_mount_force_legacy(bool legacy)
 {
-	new_api = legacy ? 0 : -1;
+	__atomic_store_n(&new_api, legacy ? 0 : -1, __ATOMIC_RELAXED);
 }
 
 static uint64_t to_mount_attr(unsigned int flags)

@@ -128,4 +128,9 @@ int ksal_parent_build_root(const struct ksal_spawn_cfg *cfg, const struct ksal_c
  * KSAL_BUILD_DIR; /dev is its own (see build_root). */
 int ksal_child_enter_root(const struct ksal_spawn_cfg *cfg, int sync);
 
+/* spawn.c: held from a sync socketpair to the parent's close of its child
+ * end (and by every fork()): no other child copies that end meanwhile. */
+void ksal_clone_lock(void);
+void ksal_clone_unlock(void);
+
 #endif

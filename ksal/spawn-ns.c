@@ -16,10 +16,13 @@
  *
  * The caller switches namespaces with setns(2) and back; its working
  * directory is kept. A thread that shares its fs_struct cannot setns into a
- * mount namespace, so the first use unshares CLONE_FS for this thread.
+ * mount namespace, so each thread's first use unshares CLONE_FS for that
+ * thread; the base is made once per process, by the first thread, under a
+ * lock (the daemon spawns from several threads: START_WORKERS).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,8 +41,10 @@
 #define FSCONFIG_SET_STRING 1
 #endif
 
-static int base_fd = -1;
-static int supported = -1; /* proc's pidns= option; -1 unknown */
+static int base_fd = -1; /* under base_lock */
+static pthread_mutex_t base_lock = PTHREAD_MUTEX_INITIALIZER;
+static __thread bool fs_unshared; /* this thread has its own fs_struct */
+static int supported = -1;	  /* proc's pidns= option; -1 unknown (atomic) */
 static bool force_legacy;
 
 void ksal_spawn_force_legacy(bool legacy)
@@ -50,21 +55,19 @@ void ksal_spawn_force_legacy(bool legacy)
 bool ksal_spawn_locked_supported(void)
 {
 	_cleanup_close_ int fd = -EBADF;
+	int r;
 
 	if (force_legacy || !ksal_mount_new_api())
 		return false;
-	if (supported >= 0)
-		return supported;
-	supported = 0;
+	r = __atomic_load_n(&supported, __ATOMIC_RELAXED);
+	if (r >= 0)
+		return r;
 	/* proc's pidns= option (2025): the parent mounts the proc of
 	 * a pid namespace it is not in */
 	fd = fsopen("proc", FSOPEN_CLOEXEC);
-	if (fd < 0)
-		return false;
-	if (fsconfig(fd, FSCONFIG_SET_STRING, "pidns", "/proc/self/ns/pid", 0) < 0)
-		return false;
-	supported = 1;
-	return true;
+	r = fd >= 0 && fsconfig(fd, FSCONFIG_SET_STRING, "pidns", "/proc/self/ns/pid", 0) == 0;
+	__atomic_store_n(&supported, r, __ATOMIC_RELAXED);
+	return r;
 }
 
 static bool keep(const char *mp)
@@ -124,16 +127,12 @@ static void go_home(int home, int cwd)
 		st_warn("spawn: return to the working directory: %s", strerror(errno));
 }
 
-static int base_get(struct st_error **err)
+static int base_make(struct st_error **err)
 {
 	_cleanup_close_ int home = -EBADF, cwd = -EBADF, base = -EBADF;
 	struct stat st;
 	int r;
 
-	if (base_fd >= 0)
-		return base_fd;
-	if (unshare(CLONE_FS) < 0)
-		return st_error_set(err, errno, "spawn: unshare the fs context (CLONE_FS)");
 	home = open_ns("caller's", err);
 	if (home < 0)
 		return -1;
@@ -154,9 +153,32 @@ static int base_get(struct st_error **err)
 	go_home(home, cwd);
 	if (base < 0)
 		return -1;
-	base_fd = take_fd(base);
 	st_debug("spawn: base build mount namespace ready");
-	return base_fd;
+	return take_fd(base);
+}
+
+int ksal_spawn_thread_init(struct st_error **err)
+{
+	if (fs_unshared)
+		return 0;
+	if (unshare(CLONE_FS) < 0)
+		return st_error_set(err, errno, "spawn: unshare the fs context (CLONE_FS)");
+	fs_unshared = true;
+	return 0;
+}
+
+static int base_get(struct st_error **err)
+{
+	int fd;
+
+	if (ksal_spawn_thread_init(err) < 0)
+		return -1;
+	pthread_mutex_lock(&base_lock);
+	if (base_fd < 0)
+		base_fd = base_make(err);
+	fd = base_fd;
+	pthread_mutex_unlock(&base_lock);
+	return fd;
 }
 
 int ksal_build_ns_create(struct ksal_build_ns *b, struct st_error **err)

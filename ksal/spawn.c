@@ -22,6 +22,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -394,10 +395,43 @@ static int check_cfg(const struct ksal_spawn_cfg *cfg, struct st_error **err)
  * that way through libc, hence the few lines of assembly. Build with
  * -DSTRATA_NO_CLONE_VM to compare (a fork-like clone3 everywhere else).
  */
+/*
+ * A child gets a copy of every fd of the process at its clone or fork and
+ * keeps it until its exec (O_CLOEXEC) or its end. A spawn (and an enter)
+ * learns that its child exec'd from the EOF on the child end of its sync
+ * socket, so while one thread holds a child end open, no other thread may
+ * clone or fork a child that would keep a copy (a start of the daemon's
+ * START_WORKERS, a fork of its event loop): the spawn's window from the
+ * socketpair to the parent's close of the child end takes clone_lock, and
+ * so does every fork() of the process (pthread_atfork).
+ */
+static pthread_mutex_t clone_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void ksal_clone_lock(void)
+{
+	pthread_mutex_lock(&clone_lock);
+}
+
+void ksal_clone_unlock(void)
+{
+	pthread_mutex_unlock(&clone_lock);
+}
+
+static void clone_lock_reset(void)
+{
+	pthread_mutex_init(&clone_lock, NULL); /* the child's copy: one thread */
+}
+
+__attribute__((constructor)) static void clone_lock_atfork(void)
+{
+	pthread_atfork(ksal_clone_lock, ksal_clone_unlock, clone_lock_reset);
+}
+
 #if defined(__x86_64__) && !defined(STRATA_NO_CLONE_VM)
 #define SPAWN_STACK_SIZE (1UL << 20)
-static char *spawn_stack; /* guard page, then SPAWN_STACK_SIZE */
-static bool spawn_stack_busy;
+/* per thread: the daemon's start workers spawn at the same time */
+static __thread char *spawn_stack; /* guard page, then SPAWN_STACK_SIZE */
+static __thread bool spawn_stack_busy;
 
 #ifdef __SANITIZE_ADDRESS__
 void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
@@ -434,8 +468,8 @@ static pid_t clone3_vm(struct ksal_clone_args *args, int (*fn)(void *), void *ar
 }
 
 /* The stack for the next init, NULL if there is none (a fork then): one
- * per process, taken atomically, so a second thread spawning at the same
- * time forks instead. */
+ * per thread (kept for the thread's next spawn), so threads spawning at the
+ * same time each clone on their own; taken atomically all the same. */
 static char *spawn_stack_get(void)
 {
 	if (__atomic_test_and_set(&spawn_stack_busy, __ATOMIC_ACQUIRE))
@@ -595,11 +629,6 @@ int ksal_spawn(const struct ksal_spawn_cfg *cfg, struct ksal_spawned *out, struc
 	if (cfg->cgroupfs && ksal_cgroupfs_plan(&plan, err) < 0)
 		return st_error_prefix(err, "spawn: ");
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return st_error_set(err, errno, "spawn: socketpair");
-	parent_end = sv[0];
-	child_end = sv[1];
-
 	/* Locked path: the sources as detached trees from here, then into a
 	 * build namespace of this start's own, the root attached there; the
 	 * init is cloned into it and takes its own copy later. */
@@ -626,6 +655,18 @@ int ksal_spawn(const struct ksal_spawn_cfg *cfg, struct ksal_spawned *out, struc
 		args.flags |= CLONE_INTO_CGROUP;
 		args.cgroup = (uint64_t)cfg->cgroup_fd;
 	}
+	/* from the socketpair to the close of the child end here, no other
+	 * child may be cloned or forked: it would hold a copy of the child end
+	 * until its own exec, and the EOF that says this init exec'd waits for
+	 * every copy (ksal_clone_lock) */
+	ksal_clone_lock();
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		r = errno;
+		ksal_clone_unlock();
+		return st_error_set(err, r, "spawn: socketpair");
+	}
+	parent_end = sv[0];
+	child_end = sv[1];
 	struct child_args ca = { cfg, &plan, parent_end, child_end, locked };
 #if defined(__x86_64__) && !defined(STRATA_NO_CLONE_VM)
 	stack = spawn_stack_get();
@@ -641,15 +682,19 @@ int ksal_spawn(const struct ksal_spawn_cfg *cfg, struct ksal_spawned *out, struc
 	child = ksal_clone3(&args);
 #endif
 	if (child < 0) {
+		r = errno;
 		child = -1;
-		return st_error_set(err, errno,
+		closep(&child_end);
+		ksal_clone_unlock();
+		return st_error_set(err, r,
 				    "spawn: clone3 the container's init (flags %#" PRIx64 ")",
 				    args.flags);
 	}
 	if (child == 0) /* forked, not cloned on a stack of its own */
 		_exit(spawn_child_entry(&ca));
-	ksal_build_ns_leave(&bns);
 	closep(&child_end);
+	ksal_clone_unlock();
+	ksal_build_ns_leave(&bns);
 	st_trace("spawn: cloned init %d for `%s`%s", (int)child, cfg->rootfs,
 		 locked ? " (locked mounts)" : "");
 

@@ -137,6 +137,12 @@ int ksal_spawn(const struct ksal_spawn_cfg *cfg, struct ksal_spawned *out, struc
  */
 bool ksal_spawn_locked_supported(void);
 void ksal_spawn_force_legacy(bool legacy);
+/* A thread that will spawn while other threads of the process do too
+ * calls this first: it gives the thread an fs_struct of its own (each
+ * spawn enters a build mount namespace with setns(2), which a thread
+ * sharing its fs_struct cannot). A thread that never calls it gets the
+ * same on its first spawn. */
+int ksal_spawn_thread_init(struct st_error **err);
 
 /*
  * How a new init joins cgroup `cg` without its parent writing the init's
