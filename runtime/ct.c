@@ -139,6 +139,8 @@ int ct_registry_load(struct daemon *d, struct st_error **err)
 			if (!ct)
 				return st_error_set(err, ENOMEM, "registry");
 		}
+		if (ct->starting)
+			continue; /* a start worker reads its config: the start reloaded it */
 		if (ct_reload_config(d, ct, &e2) < 0)
 			st_warn("container %s: %s", ctid, e2->msg);
 	}

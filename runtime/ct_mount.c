@@ -72,7 +72,9 @@ int ct_mount_root(struct daemon *d, struct ct *ct, uint32_t id_base, struct ct_m
 					.mode = mount_mode(ct) };
 	if (cowfs_layer_acquire(&ref, err) < 0)
 		return -1;
+	daemon_lock(d); /* the daemon's list of held layers (a start worker) */
 	layer_hold(d, out->layer_dir, out->image);
+	daemon_unlock(d);
 	if (cowfs_root_is_mounted(out->root))
 		return 0;
 	lowers[0] = out->layer_dir;

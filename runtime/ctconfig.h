@@ -234,6 +234,10 @@ struct g_config {
 	enum g_stop_mode stop_mode;
 	bool lxcfs; /* LXCFS: the view from inside (/proc/meminfo...) when available */
 	uint64_t id_range_start, id_range_count;
+	/* START_WORKERS: threads that run starts (0: one per online CPU, 1:
+	 * every start on the event loop, as before the pool) */
+	uint64_t start_workers;
+#define G_START_WORKERS_MAX 64
 	struct ct_config *ct_defaults; /* CT keys given in strata.conf */
 	char *path;
 };

@@ -3,7 +3,9 @@
  * stratad internals: one event loop (epoll) owns every fd; a container is a
  * struct ct in the registry, supervised through its init's pidfd. No thread
  * and no helper process per container; long jobs (template builds) run in a
- * forked worker that writes its progress straight to the client.
+ * forked worker that writes its progress straight to the client. The
+ * blocking part of a start runs on a small pool of threads (START_WORKERS,
+ * runtime/startpool.c), under the rules written there.
  */
 #ifndef STRATA_RUNTIME_DAEMON_H
 #define STRATA_RUNTIME_DAEMON_H
@@ -30,7 +32,8 @@ enum watch_kind {
 	W_EXEC,	      /* pidfd of an exec'd process */
 	W_WORKER,     /* pidfd of a forked job worker */
 	W_WATCHDOG,
-	W_LXCFS, /* pidfd of the lxcfs serving the view from inside */
+	W_LXCFS,      /* pidfd of the lxcfs serving the view from inside */
+	W_START_DONE, /* eventfd: a start worker finished a job */
 };
 
 struct daemon;
@@ -117,10 +120,14 @@ struct ct {
 	bool fast;
 	double stop_deadline; /* CLOCK_MONOTONIC seconds */
 	bool destroyed;	      /* removed from the registry, free when unreferenced */
+	/* a start worker is on it (the container is locked): a SIGHUP reload
+	 * leaves its config alone */
+	bool starting;
 };
 
 struct tmpl_store;
 struct ksal_cgroup_mgr;
+struct start_pool;
 
 /* A template layer the daemon keeps mounted between containers. */
 struct layer_hold {
@@ -150,6 +157,7 @@ struct daemon {
 	struct lxcfs *lxcfs;	  /* NULL: the view from inside is off */
 	struct layer_hold *holds; /* template layers kept mounted by the daemon */
 	struct watch lxcfs_w;
+	struct start_pool *pool; /* NULL: every start on the loop */
 };
 
 /* server.c */
@@ -186,6 +194,14 @@ int ct_alloc_id_base(struct daemon *d, const struct ct *self, uint32_t *out, str
 int ct_do_create(struct daemon *d, const char *ctid, json_t *args, struct st_error **err);
 int ct_do_destroy(struct daemon *d, struct ct *ct, struct st_error **err);
 int ct_do_start(struct daemon *d, struct ct *ct, struct st_error **err);
+/* ct_do_start() in three steps, for the start workers. On the loop: may
+ * it start (not running, not suspended; a pending rebase applied)? */
+int ct_start_check(struct daemon *d, struct ct *ct, struct st_error **err);
+/* On a worker (or the loop): everything up to a running init, in *sp. On
+ * failure the loop undoes it with ct_cleanup_after_exit(). */
+int ct_start_run(struct daemon *d, struct ct *ct, struct ksal_spawned *sp, struct st_error **err);
+/* On the loop: the init is the container's (watch, state file). */
+void ct_start_commit(struct daemon *d, struct ct *ct, const struct ksal_spawned *sp);
 /* Start ONBOOT=yes containers once per host boot. */
 void ct_start_onboot(struct daemon *d);
 /* Send the halt signal (or kill at once with fast); completion is async:
@@ -227,6 +243,29 @@ void ct_network_teardown(struct daemon *d, struct ct *ct);
 int ct_set_addresses(struct daemon *d, struct ct *ct, const char *want, struct st_error **err);
 int ct_prepare_run(struct daemon *d, struct ct *ct, struct st_error **err);
 void ct_cleanup_after_exit(struct daemon *d, struct ct *ct);
+
+/* startpool.c: starts on worker threads (START_WORKERS) */
+/* The number of workers START_WORKERS asks for (0: online CPUs). */
+unsigned start_workers_count(const struct g_config *g);
+/* Make the pool (nothing with one worker); the loop then holds the daemon
+ * lock. After daemon_init: the workers inherit its signal mask. */
+int start_pool_start(struct daemon *d, struct st_error **err);
+/* Join the workers (after every job is finished: start_pool_idle()). */
+void start_pool_stop(struct daemon *d);
+/* Queue a start of a locked, checked container for c: 1 (the reply comes
+ * from the loop when it is done) or -1. */
+int start_pool_submit(struct daemon *d, struct ct *ct, struct conn *c, bool wait,
+		      struct st_error **err);
+void start_pool_on_done(struct daemon *d);
+/* Answer the starts no worker has begun: the daemon is shutting down. */
+void start_pool_cancel_queued(struct daemon *d);
+bool start_pool_idle(struct daemon *d);
+/* A worker's section on state the loop shares (no-op on the loop). */
+void daemon_lock(struct daemon *d);
+void daemon_unlock(struct daemon *d);
+/* The loop gives the lock up only while it waits for events. */
+void daemon_loop_lock(struct daemon *d);
+void daemon_loop_unlock(struct daemon *d);
 
 /* view.c: lxcfs */
 void view_start(struct daemon *d);

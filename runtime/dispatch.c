@@ -158,7 +158,16 @@ static int run_verb(struct daemon *d, struct conn *c, const struct verb *v, cons
 	if (!strcmp(n, "umount"))
 		return ct_do_umount(d, ct, err);
 	if (!strcmp(n, "start")) {
-		int r = ct_do_start(d, ct, err);
+		int r;
+
+		if (d->pool) {
+			/* checked and locked here, started by a worker, answered by
+			 * start_pool_on_done(): the loop serves others meanwhile */
+			if (ct_start_check(d, ct, err) < 0)
+				return -1;
+			return start_pool_submit(d, ct, c, arg_bool(args, "wait"), err);
+		}
+		r = ct_do_start(d, ct, err);
 
 		if (r < 0 || !arg_bool(args, "wait"))
 			return r;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* strata.conf: global settings (KEY=value like vz.conf) and CT key defaults. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,7 @@ static const struct g_key g_keys[] = {
 	GK("LXCFS", NULL, G_BOOL, lxcfs),
 	GK("ID_RANGE_START", NULL, G_NUM, id_range_start),
 	GK("ID_RANGE_COUNT", NULL, G_NUM, id_range_count),
+	GK("START_WORKERS", NULL, G_NUM, start_workers),
 };
 
 static int set_str(char **dst, const char *v)
@@ -276,6 +278,10 @@ int g_config_parse(struct g_config *g, const char *name, const char *text, struc
 	if (g->id_range_start + g->id_range_count > (1ULL << 32))
 		return st_error_setx(err, ST_EXIT_NOGLOBALCONF, 0,
 				     "%s: ID_RANGE_START + ID_RANGE_COUNT beyond 4294967296", name);
+	if (g->start_workers > G_START_WORKERS_MAX)
+		return st_error_setx(err, ST_EXIT_NOGLOBALCONF, 0,
+				     "%s: START_WORKERS %" PRIu64 " is more than %d", name,
+				     g->start_workers, G_START_WORKERS_MAX);
 	return 0;
 }
 

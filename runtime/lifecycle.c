@@ -325,17 +325,16 @@ static uint64_t cap_drop_mask(struct ct *ct)
 	return drop;
 }
 
-/*
- * What a start makes before its init (and a resume before CRIU's restore):
- * the config re-read, the root composed, the guest's hostname and DNS
- * files, the cgroups with limits, device allowlist and delegation. On
- * failure the caller undoes it with ct_cleanup_after_exit().
- */
-int ct_prepare_run(struct daemon *d, struct ct *ct, struct st_error **err)
+static void cgroup_freep(struct ksal_cgroup **cg)
 {
-	struct ksal_cgroup_limits lim;
-	struct ct_mounted m = { 0 };
-	_cleanup_res_bufs_ struct res_limit_bufs rbufs = { 0 };
+	ksal_cgroup_free(*cg);
+}
+
+/* The config re-read and checked against the other containers' (under the
+ * daemon lock: the registry and ct->conf are the loop's too). */
+static int prepare_config(struct daemon *d, struct ct *ct, bool *privileged_out,
+			  uint32_t *id_base_out, struct st_error **err)
+{
 	bool privileged;
 	uint32_t id_base;
 
@@ -365,6 +364,33 @@ int ct_prepare_run(struct daemon *d, struct ct *ct, struct st_error **err)
 					     "%s (ID_BASE %" PRIu64 ")",
 					     id_base, o->ctid, b);
 	}
+	*privileged_out = privileged;
+	*id_base_out = id_base;
+	return 0;
+}
+
+/*
+ * What a start makes before its init (and a resume before CRIU's restore):
+ * the config re-read, the root composed, the guest's hostname and DNS
+ * files, the cgroups with limits, device allowlist and delegation. On
+ * failure the caller undoes it with ct_cleanup_after_exit(). Runs on a
+ * start worker too: what the loop shares is touched under daemon_lock().
+ */
+int ct_prepare_run(struct daemon *d, struct ct *ct, struct st_error **err)
+{
+	struct ksal_cgroup_limits lim;
+	struct ct_mounted m = { 0 };
+	_cleanup_res_bufs_ struct res_limit_bufs rbufs = { 0 };
+	_cleanup_(cgroup_freep) struct ksal_cgroup *cg = NULL;
+	bool privileged = false;
+	uint32_t id_base = 0;
+	int r;
+
+	daemon_lock(d);
+	r = prepare_config(d, ct, &privileged, &id_base, err);
+	daemon_unlock(d);
+	if (r < 0)
+		return -1;
 
 	/* 2. the root */
 	if (ct_mount_root(d, ct, id_base, &m, err) < 0) {
@@ -372,6 +398,7 @@ int ct_prepare_run(struct daemon *d, struct ct *ct, struct st_error **err)
 		ct_mounted_clear(&m);
 		return -1;
 	}
+	daemon_lock(d);
 	ct->root = take_ptr(m.root);
 	ct->layer_dir = take_ptr(m.layer_dir);
 	ct->image = take_ptr(m.image);
@@ -379,6 +406,7 @@ int ct_prepare_run(struct daemon *d, struct ct *ct, struct st_error **err)
 	ct->has_init = m.has_init;
 	ct->id_base = id_base;
 	ct->privileged = privileged;
+	daemon_unlock(d);
 	ct_mounted_clear(&m);
 
 	/* the guest's own view of its name and DNS, as vzctl sets them */
@@ -404,9 +432,16 @@ int ct_prepare_run(struct daemon *d, struct ct *ct, struct st_error **err)
 	if (ct_guest_hosts(ct, err) < 0)
 		return -1;
 
-	/* 3. cgroups and limits */
-	if (ksal_cgroup_create(d->cg, ct->ctid, &ct->cg, err) < 0)
+	/* 3. cgroups and limits: the manager's subtree under the lock (made
+	 * on first use), the container's own cgroups not */
+	daemon_lock(d);
+	r = ksal_cgroup_mgr_prepare(d->cg, err);
+	daemon_unlock(d);
+	if (r < 0 || ksal_cgroup_create(d->cg, ct->ctid, &cg, err) < 0)
 		return -1;
+	daemon_lock(d);
+	ct->cg = take_ptr(cg);
+	daemon_unlock(d);
 	ksal_cgroup_limits_init(&lim);
 	ct_config_limits(ct->conf, &lim);
 	res_limits_complete(d, ct, ct->conf, NULL, &lim, &rbufs, NULL); /* resources area */
@@ -419,10 +454,24 @@ int ct_prepare_run(struct daemon *d, struct ct *ct, struct st_error **err)
 	return 0;
 }
 
-int ct_do_start(struct daemon *d, struct ct *ct, struct st_error **err)
+int ct_start_check(struct daemon *d, struct ct *ct, struct st_error **err)
+{
+	if (ct->run != CT_STOPPED)
+		return st_error_setx(err, ST_EXIT_RUNNING, 0,
+				     "start %s: container is already running", ct->ctid);
+	if (ct_is_suspended(d, ct))
+		return st_error_setx(err, ST_EXIT_RESTORE, 0,
+				     "start %s: container is suspended: resume it (or destroy its "
+				     "checkpoint)",
+				     ct->ctid);
+	if (ct_rebase_pending_apply(d, ct, err) < 0)
+		return st_error_prefix(err, "start %s", ct->ctid);
+	return 0;
+}
+
+int ct_start_run(struct daemon *d, struct ct *ct, struct ksal_spawned *sp, struct st_error **err)
 {
 	_cleanup_free_ char *hostname = NULL;
-	struct ksal_spawned sp = { 0 };
 	struct hook_data hd = { d, ct, false };
 	_cleanup_cgroup_join_ struct ksal_cgroup_join join = { .clone_fd = -EBADF };
 	struct ksal_idmap map;
@@ -434,52 +483,49 @@ int ct_do_start(struct daemon *d, struct ct *ct, struct st_error **err)
 			 "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 			 "TERM=linux", NULL };
 	struct ksal_spawn_cfg cfg = { 0 };
+	enum ct_init_kind kind = INIT_STRATA;
+	int r, halt_sig;
 
-	if (ct->run != CT_STOPPED)
-		return st_error_setx(err, ST_EXIT_RUNNING, 0,
-				     "start %s: container is already running", ct->ctid);
-	if (ct_is_suspended(d, ct))
-		return st_error_setx(err, ST_EXIT_RESTORE, 0,
-				     "start %s: container is suspended: resume it (or destroy its "
-				     "checkpoint)",
-				     ct->ctid);
-	if (ct_rebase_pending_apply(d, ct, err) < 0)
-		return st_error_prefix(err, "start %s", ct->ctid);
+	*sp = (struct ksal_spawned){ .pidfd = -EBADF };
 	if (ct_prepare_run(d, ct, err) < 0)
-		goto fail;
-	ct->halt_sig = ct_template_halt_signal(d, ct);
+		return -1;
 
-	/* console */
-	if (ct_console_open(d, ct, &slave, err) < 0)
-		goto fail;
+	/* the console, the view from inside, the template's halt signal:
+	 * the loop's (epoll, lxcfs, the store) */
+	halt_sig = ct_template_halt_signal(d, ct); /* the store is read-only */
+	daemon_lock(d);
+	ct->halt_sig = halt_sig;
+	r = ct_console_open(d, ct, &slave, err);
+	if (r == 0)
+		view_binds(d, &view, &n_view);
+	daemon_unlock(d);
+	if (r < 0)
+		return -1;
 
 	/* 5-7. the init; the view from inside */
-	view_binds(d, &view, &n_view);
 	binds = calloc(n_view + 1, sizeof(*binds));
-	if (!binds) {
-		st_error_set(err, ENOMEM, "binds");
-		goto fail;
-	}
+	if (!binds)
+		return st_error_set(err, ENOMEM, "binds");
 	if (n_view)
 		memcpy(binds, view, n_view * sizeof(*binds));
 	cfg.binds = binds;
 	cfg.n_binds = n_view;
 	if (ct->has_init) {
-		ct->init_kind = detect_init(ct->root);
+		kind = detect_init(ct->root);
 	} else {
 		binds[cfg.n_binds++] = (struct ksal_bind){ .source = d->g->init_path,
 							   .target = "/sbin/init",
 							   .readonly = true,
 							   .create_file = true };
-		ct->init_kind = INIT_STRATA;
-		if (access(d->g->init_path, X_OK) < 0) {
-			st_error_setx(err, ST_EXIT_BROKEN, errno,
-				      "template has no /sbin/init and the minimal init `%s` is "
-				      "missing (INIT_PATH)",
-				      d->g->init_path);
-			goto fail;
-		}
+		if (access(d->g->init_path, X_OK) < 0)
+			return st_error_setx(err, ST_EXIT_BROKEN, errno,
+					     "template has no /sbin/init and the minimal init `%s` "
+					     "is missing (INIT_PATH)",
+					     d->g->init_path);
 	}
+	daemon_lock(d);
+	ct->init_kind = kind;
+	daemon_unlock(d);
 	hostname = ct_config_str(ct->conf, CT_HOSTNAME) && *ct_config_str(ct->conf, CT_HOSTNAME)
 			   ? strdup(ct_config_str(ct->conf, CT_HOSTNAME))
 			   : NULL;
@@ -495,7 +541,7 @@ int ct_do_start(struct daemon *d, struct ct *ct, struct st_error **err)
 	/* the init joins its cgroups itself: no 5-16 ms RCU grace period of
 	 * the parent's cgroup.procs write (perf, bench/lifecycle.sh) */
 	if (ksal_cgroup_join_prepare(d->cg, ct->cg, &join, err) < 0)
-		goto fail;
+		return -1;
 	cfg.cgroup_fd = join.clone_fd;
 	cfg.cgroup_self_fds = join.tasks_fds;
 	cfg.n_cgroup_self_fds = join.n_tasks_fds;
@@ -509,28 +555,50 @@ int ct_do_start(struct daemon *d, struct ct *ct, struct st_error **err)
 	/* resources area: MEMORY_MERGE (ksmd on, KSM for the init and its children) */
 	cfg.memory_merge = ct_config_bool(ct->conf, CT_MEMORY_MERGE, false);
 	cfg.unlocked_mounts = ct_config_bool(ct->conf, CT_NESTING, false);
-	if (cfg.memory_merge && res_ksm_acquire(d, ct, err) < 0)
-		goto fail;
-	if (ksal_spawn(&cfg, &sp, err) < 0)
-		goto fail;
+	if (cfg.memory_merge) {
+		daemon_lock(d);
+		r = res_ksm_acquire(d, ct, err);
+		daemon_unlock(d);
+		if (r < 0)
+			return -1;
+	}
+	if (ksal_spawn(&cfg, sp, err) < 0)
+		return -1;
 	/* ten directory fds per container on a hybrid host, copied into and
 	 * closed again by every later init: opened again when needed */
 	ksal_cgroup_close_fds(ct->cg);
-	ct->pid = sp.pid;
-	ct->start_time = sp.start_time;
-	ct->init_w.fd = sp.pidfd;
+	return 0;
+}
+
+void ct_start_commit(struct daemon *d, struct ct *ct, const struct ksal_spawned *sp)
+{
+	_cleanup_error_ struct st_error *err = NULL;
+
+	ct->pid = sp->pid;
+	ct->start_time = sp->start_time;
+	ct->init_w.fd = sp->pidfd;
 	ct->our_child = true;
 	ct->run = CT_RUNNING;
 	if (watch_add(d, &ct->init_w, EPOLLIN) < 0)
 		st_warn("start %s: watch init pidfd: %s", ct->ctid, strerror(errno));
-	if (ct_state_write(d, ct, err) < 0)
-		st_warn("start %s: %s", ct->ctid, (*err)->msg), st_error_freep(err);
+	if (ct_state_write(d, ct, &err) < 0)
+		st_warn("start %s: %s", ct->ctid, err->msg);
 	st_info("started container %s (init pid %d)", ct->ctid, (int)ct->pid);
+}
+
+int ct_do_start(struct daemon *d, struct ct *ct, struct st_error **err)
+{
+	struct ksal_spawned sp;
+
+	if (ct_start_check(d, ct, err) < 0)
+		return -1;
+	if (ct_start_run(d, ct, &sp, err) < 0) {
+		st_error_prefix(err, "start %s", ct->ctid);
+		ct_cleanup_after_exit(d, ct);
+		return -1;
+	}
+	ct_start_commit(d, ct, &sp);
 	return 0;
-fail:
-	st_error_prefix(err, "start %s", ct->ctid);
-	ct_cleanup_after_exit(d, ct);
-	return -1;
 }
 
 /* ---- stop and the init's exit ---- */

@@ -285,9 +285,13 @@ int ct_network_setup(struct daemon *d, struct ct *ct, int pidfd, struct st_error
 	ksal_nl_close(nl);
 	if (r < 0)
 		return -1;
+	/* the links above are the container's own; ct->netdev is the loop's
+	 * too (a start worker runs this) */
+	daemon_lock(d);
 	ct->netdev = take_ptr(host_if);
 	net_state_write(d, ct, mode, ct_config_str(ct->conf, CT_IP_ADDRESS),
 			!strcmp(mode, "routed") ? neigh : NULL);
+	daemon_unlock(d);
 	return 0;
 #else
 	(void)d;

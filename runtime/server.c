@@ -565,24 +565,37 @@ static size_t count_running(struct daemon *d)
 
 int daemon_run(struct daemon *d)
 {
-	bool stopping_sent = false;
+	bool quit_seen = false, stopping_sent = false;
+	_cleanup_error_ struct st_error *err = NULL;
 
+	/* after daemon_init: the workers inherit its signal mask */
+	if (start_pool_start(d, &err) < 0) {
+		st_warn("%s: every start runs on the event loop", err->msg);
+		st_error_freep(&err);
+	}
 	daemon_notify(d, "READY=1\nSTATUS=%zu containers running", count_running(d));
 	st_info("stratad %s ready on %s", STRATA_VERSION, d->g->socket);
 	for (;;) {
 		struct epoll_event evs[64];
 		int n;
 
-		if (d->quit) {
+		if (d->quit && !quit_seen) {
+			quit_seen = true;
+			daemon_notify(d, "STOPPING=1");
+			if (d->listen_w.fd >= 0) {
+				watch_del(d, &d->listen_w);
+				close(d->listen_w.fd);
+				d->listen_w.fd = -EBADF;
+				unlink(d->g->socket);
+			}
+			/* a start no worker has begun is refused; the running ones
+			 * finish (committed, then stopped or left running as the
+			 * others) before the daemon goes */
+			start_pool_cancel_queued(d);
+		}
+		if (d->quit && start_pool_idle(d)) {
 			if (!stopping_sent) {
-				daemon_notify(d, "STOPPING=1");
 				stopping_sent = true;
-				if (d->listen_w.fd >= 0) {
-					watch_del(d, &d->listen_w);
-					close(d->listen_w.fd);
-					d->listen_w.fd = -EBADF;
-					unlink(d->g->socket);
-				}
 				if (d->g->stop_mode == G_STOP_SUSPEND) /* checkpoint area */
 					ct_suspend_for_shutdown(d);
 				if (d->stop_all)
@@ -599,11 +612,15 @@ int daemon_run(struct daemon *d)
 			if (!d->stop_all || count_running(d) == 0)
 				break;
 		}
+		/* the workers take the daemon lock only while the loop waits */
+		daemon_loop_unlock(d);
 		n = epoll_wait(d->epfd, evs, ARRAY_SIZE(evs), -1);
+		daemon_loop_lock(d);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			st_error_log("epoll_wait: %s", strerror(errno));
+			start_pool_stop(d);
 			return -1;
 		}
 		for (int i = 0; i < n; i++) {
@@ -637,6 +654,9 @@ int daemon_run(struct daemon *d)
 			case W_LXCFS:
 				view_on_exit(d);
 				break;
+			case W_START_DONE:
+				start_pool_on_done(d);
+				break;
 			case W_WATCHDOG: {
 				uint64_t x;
 				if (read(w->fd, &x, sizeof(x)) > 0)
@@ -669,12 +689,14 @@ int daemon_run(struct daemon *d)
 			daemon_reap_strays(d);
 		}
 	}
+	start_pool_stop(d);
 	st_info("stratad stopped; %zu containers left running", count_running(d));
 	return 0;
 }
 
 void daemon_fini(struct daemon *d)
 {
+	start_pool_stop(d); /* daemon_run's already; daemon_init's failure */
 	view_stop(d);
 	if (count_running(d) == 0)
 		layer_unhold(d, NULL, 0);

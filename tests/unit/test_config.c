@@ -343,6 +343,7 @@ Test(gconfig, defaults_and_overrides)
 	cr_assert_eq(g->stop_mode, G_STOP_KEEP);
 	cr_assert(g->lxcfs, "the view from inside is on by default");
 	cr_assert_eq(g->id_range_start % CT_ID_RANGE_SIZE, 0);
+	cr_assert_eq(g->start_workers, 0, "START_WORKERS: one per CPU by default");
 	cr_assert_eq(g_config_parse(g, "strata.conf",
 				    "# global\n"
 				    "STATE_DIR=/tmp/x/state\n"
@@ -352,6 +353,7 @@ Test(gconfig, defaults_and_overrides)
 				    "VE_PRIVATE=/tmp/x/private/$VEID\n"
 				    "VE_STOP_MODE=stop\n"
 				    "ID_RANGE_START=200000\n"
+				    "START_WORKERS=3\n"
 				    "CPUUNITS=\"1500\"\n"
 				    "LOG_LEVEL=debug\n",
 				    &err),
@@ -360,6 +362,7 @@ Test(gconfig, defaults_and_overrides)
 	cr_assert_str_eq(g->run_dir, "/tmp/x/run");
 	cr_assert_eq(g->stop_mode, G_STOP_STOP);
 	cr_assert_eq(g->id_range_start, 200000);
+	cr_assert_eq(g->start_workers, 3);
 	cr_assert_eq(ct_config_uint(g->ct_defaults, CT_CPUUNITS, 0), 1500);
 
 	_cleanup_(ct_config_freep) struct ct_config *c = parse_ok("HOSTNAME=\"h\"\n");
@@ -373,9 +376,9 @@ Test(gconfig, defaults_and_overrides)
 
 Test(gconfig, errors_name_the_line)
 {
-	const char *bad[] = { "RUN_DIR=relative\n", "\nBOGUS=1\n",	"VE_STOP_MODE=pause\n",
-			      "CPUUNITS=1\n",	    "LOG_LEVEL=loud\n", "ID_RANGE_COUNT=10\n",
-			      "LXCFS=maybe\n" };
+	const char *bad[] = { "RUN_DIR=relative\n", "\nBOGUS=1\n",	  "VE_STOP_MODE=pause\n",
+			      "CPUUNITS=1\n",	    "LOG_LEVEL=loud\n",	  "ID_RANGE_COUNT=10\n",
+			      "LXCFS=maybe\n",	    "START_WORKERS=65\n", "START_WORKERS=two\n" };
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		_cleanup_(g_config_freep) struct g_config *g = g_config_new();

@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Starts on worker threads (START_WORKERS, runtime/startpool.c): what a user
+ * sees of them. A start is held up for real by a frozen cgroup: the test
+ * makes the container's freezer cgroup first and freezes it, so the init
+ * freezes as soon as it joins it and the daemon's start waits for it (the
+ * cgroup is the daemon's to use: it takes an existing one as it is). While
+ * one start waits, the daemon must go on serving `list`, `status` and other
+ * starts; with START_WORKERS=1 it waits, as before the pool. Also: twenty
+ * clients starting and stopping at once on four workers, and a daemon told
+ * to stop while a start is in flight.
+ *
+ * Names: /tmp/strpar-XXXXXX, cgroup subtree strpar-<pid>, CTIDs 93xx.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ksal/cleanup.h"
+#include "tests/helpers/daemonutil.h"
+
+static const char *frozen_ct; /* thawed by the fini, whatever happened */
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static char *freezer_path(const char *ctid, const char *file)
+{
+	char *p = NULL;
+
+	cr_assert_geq(asprintf(&p, "/sys/fs/cgroup/freezer/%s/%s%s%s", du.subtree, ctid,
+			       file ? "/" : "", file ? file : ""),
+		      0);
+	return p;
+}
+
+static void write_file(const char *path, const char *s)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	cr_assert_geq(fd, 0, "open `%s`: %s", path, strerror(errno));
+	cr_assert_eq(write(fd, s, strlen(s)), (ssize_t)strlen(s), "write `%s`: %s", path,
+		     strerror(errno));
+}
+
+/* The container's freezer cgroup, made and frozen before its start. */
+static void freeze_ahead(const char *ctid)
+{
+	_cleanup_free_ char *sub = NULL, *dir = freezer_path(ctid, NULL);
+	_cleanup_free_ char *state = freezer_path(ctid, "freezer.state");
+	struct stat st;
+
+	if (stat("/sys/fs/cgroup/freezer", &st) < 0) {
+		du_teardown();
+		cr_skip_test("no cgroup v1 freezer here");
+	}
+	cr_assert_geq(asprintf(&sub, "/sys/fs/cgroup/freezer/%s", du.subtree), 0);
+	cr_assert(mkdir(sub, 0755) == 0 || errno == EEXIST, "mkdir `%s`: %s", sub, strerror(errno));
+	cr_assert(mkdir(dir, 0755) == 0 || errno == EEXIST, "mkdir `%s`: %s", dir, strerror(errno));
+	frozen_ct = ctid;
+	write_file(state, "FROZEN");
+	/* a frozen task dies of nothing, and a test killed by its timeout runs
+	 * no fini: thawed after 20 s whatever happens to the test */
+	if (fork() == 0) {
+		int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		for (int i = 0; i < 3; i++)
+			dup2(fd, i);
+		close_range(3, ~0U, 0);
+		sleep(20);
+		fd = open(state, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0)
+			(void)!write(fd, "THAWED", 6);
+		_exit(0);
+	}
+}
+
+static void thaw(const char *ctid)
+{
+	_cleanup_free_ char *state = freezer_path(ctid, "freezer.state");
+	int fd = open(state, O_WRONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		(void)!write(fd, "THAWED", 6);
+		close(fd);
+	}
+	frozen_ct = NULL;
+}
+
+/* The init is in the frozen cgroup: the start is held up (5 s at most). */
+static void wait_frozen_task(const char *ctid)
+{
+	_cleanup_free_ char *tasks = freezer_path(ctid, "tasks");
+
+	for (int i = 0; i < 500; i++) {
+		_cleanup_fclose_ FILE *f = fopen(tasks, "re");
+		int pid;
+
+		if (f && fscanf(f, "%d", &pid) == 1)
+			return;
+		usleep(10000);
+	}
+	cr_assert_fail("the start of %s never reached its frozen cgroup", ctid);
+}
+
+/* `start ctid` from a client of its own: its pid (exit status: the code). */
+static pid_t start_in_background(const char *ctid)
+{
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		_exit(du_call("start", ctid, NULL, NULL, NULL));
+	return pid;
+}
+
+static int wait_client(pid_t pid)
+{
+	int st;
+
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+static void create(const char *ctid)
+{
+	char *msg = NULL;
+
+	cr_assert_eq(du_call("create", ctid, json_pack("{s:s}", "ostemplate", "tiny"), NULL, &msg),
+		     0, "create %s: %s", ctid, msg);
+}
+
+static void setup_with(const char *workers)
+{
+	du_setup(&(struct du_opts){ .prefix = "strpar", .netns = true, .mntns = true });
+	if (workers)
+		du_conf_addf("START_WORKERS=%s\n", workers);
+	du_daemon_start();
+	du_make_template("tiny", NULL);
+}
+
+static void setup_two(void)
+{
+	setup_with("2");
+}
+
+static void setup_one(void)
+{
+	setup_with("1");
+}
+
+static void setup_four(void)
+{
+	setup_with("4");
+}
+
+static void fini(void)
+{
+	if (frozen_ct)
+		thaw(frozen_ct); /* a frozen task would not die of SIGKILL */
+	du_teardown();
+}
+
+TestSuite(daemon_par, .init = setup_two, .fini = fini, .timeout = 120);
+TestSuite(daemon_par1, .init = setup_one, .fini = fini, .timeout = 120);
+TestSuite(daemon_par4, .init = setup_four, .fini = fini, .timeout = 180);
+
+Test(daemon_par, a_held_start_leaves_the_daemon_serving)
+{
+	json_t *res = NULL;
+	char *msg = NULL;
+	double t;
+	pid_t client;
+
+	create("9301");
+	create("9302");
+	freeze_ahead("9301");
+	client = start_in_background("9301");
+	wait_frozen_task("9301");
+
+	/* the start of 9301 waits for its init: the rest goes on */
+	t = now_s();
+	cr_assert_eq(du_call("list", NULL, json_pack("{s:b}", "all", 1), &res, &msg), 0, "%s", msg);
+	cr_assert_eq(json_array_size(json_object_get(res, "containers")), 2);
+	json_decref(res);
+	cr_assert_eq(du_call("status", "9301", NULL, &res, &msg), 0, "%s", msg);
+	cr_assert(json_is_false(json_object_get(res, "running")), "9301 running before its init");
+	json_decref(res);
+	cr_assert_eq(du_call("start", "9302", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert(du_running("9302"));
+	cr_assert_lt(now_s() - t, 5.0, "list, status and another start took %.1f s", now_s() - t);
+	/* the same container waits for the lock: not refused, not doubled */
+	cr_assert_eq(du_call("start", "9301", json_pack("{s:b}", "nowait", 1), NULL, &msg), 9,
+		     "a second start of a starting container: %s", msg);
+
+	thaw("9301");
+	cr_assert_eq(wait_client(client), 0, "the held start failed");
+	cr_assert(du_running("9301"));
+	cr_assert_eq(du_call("stop", "9301", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(du_call("stop", "9302", NULL, NULL, &msg), 0, "%s", msg);
+}
+
+Test(daemon_par1, one_worker_starts_on_the_loop_as_before)
+{
+	json_t *res = NULL;
+	char *msg = NULL;
+	double t;
+	pid_t client, thawer;
+
+	create("9311");
+	create("9312");
+	freeze_ahead("9311");
+	client = start_in_background("9311");
+	wait_frozen_task("9311");
+	thawer = fork();
+	cr_assert_geq(thawer, 0);
+	if (thawer == 0) {
+		usleep(1000 * 1000);
+		thaw("9311");
+		_exit(0);
+	}
+	/* START_WORKERS=1: the daemon is in the start until the thaw */
+	t = now_s();
+	cr_assert_eq(du_call("list", NULL, json_pack("{s:b}", "all", 1), &res, &msg), 0, "%s", msg);
+	json_decref(res);
+	cr_assert_gt(now_s() - t, 0.5, "list answered during a start (%.2f s) with one worker",
+		     now_s() - t);
+	cr_assert_eq(wait_client(thawer), 0);
+	frozen_ct = NULL;
+	cr_assert_eq(wait_client(client), 0, "the held start failed");
+	cr_assert(du_running("9311"));
+	cr_assert_eq(du_call("start", "9312", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(du_call("stop", "9311", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_eq(du_call("stop", "9312", NULL, NULL, &msg), 0, "%s", msg);
+	cr_assert_not(du_running("9311"));
+}
+
+Test(daemon_par, a_start_in_flight_ends_before_the_daemon)
+{
+	char *msg = NULL;
+	pid_t client;
+	int st;
+
+	create("9321");
+	freeze_ahead("9321");
+	client = start_in_background("9321");
+	wait_frozen_task("9321");
+	cr_assert_eq(kill(du.pid, SIGTERM), 0);
+	usleep(300 * 1000);
+	cr_assert_eq(waitpid(du.pid, &st, WNOHANG), 0, "stratad left a start in flight");
+	thaw("9321");
+	cr_assert_eq(wait_client(client), 0, "the start in flight failed");
+	cr_assert_eq(waitpid(du.pid, &st, 0), du.pid);
+	du.pid = -1;
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "stratad's exit status %d", st);
+	/* VE_STOP_MODE=keep: the container runs on and the next daemon adopts it */
+	du_daemon_start();
+	cr_assert(du_running("9321"), "the started container was not re-adopted");
+	cr_assert_eq(du_call("stop", "9321", NULL, NULL, &msg), 0, "%s", msg);
+}
+
+Test(daemon_par, a_failed_start_on_a_worker_leaves_nothing)
+{
+	char *msg = NULL;
+	_cleanup_free_ char *conf = du_path("/ct/9331.conf");
+	_cleanup_free_ char *state = du_path("/run/ct/9331.state"), *root = du_path("/root/9331");
+	_cleanup_fclose_ FILE *f = NULL;
+
+	create("9331");
+	/* a start that fails late, in the init's network setup */
+	f = fopen(conf, "ae");
+	cr_assert_not_null(f);
+	fputs("NETWORK_MODE=\"bridged\"\n", f); /* no NETIF bridge= */
+	fclose(take_ptr(f));
+	cr_assert_neq(du_call("start", "9331", NULL, NULL, &msg), 0, "start without a bridge");
+	cr_assert(strstr(msg, "start 9331"), "error: %s", msg);
+	cr_assert_not(du_running("9331"));
+	cr_assert(access(state, F_OK) < 0, "state file left");
+	{
+		_cleanup_free_ char *cg = NULL;
+		struct stat st;
+
+		cr_assert_geq(asprintf(&cg, "/sys/fs/cgroup/pids/%s/9331", du.subtree), 0);
+		cr_assert_neq(stat(cg, &st), 0, "cgroup left");
+	}
+	cr_assert_not(du_mounted_under(root), "root left mounted");
+}
+
+Test(daemon_par4, twenty_clients_start_and_stop_at_once)
+{
+	enum { N = 20, ROUNDS = 3 };
+	pid_t kids[N];
+	json_t *res = NULL;
+	_cleanup_free_ char *roots = du_path("/root/");
+	double t0;
+
+	for (int i = 0; i < N; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "%d", 9340 + i);
+		create(id);
+	}
+	t0 = now_s();
+	for (int i = 0; i < N; i++) {
+		kids[i] = fork();
+		cr_assert_geq(kids[i], 0);
+		if (kids[i] == 0) {
+			char id[16];
+
+			snprintf(id, sizeof(id), "%d", 9340 + i);
+			for (int r = 0; r < ROUNDS; r++) {
+				if (du_call("start", id, NULL, NULL, NULL))
+					_exit(1);
+				if (!du_running(id))
+					_exit(2);
+				/* a second client's start of a running one: refused */
+				if (du_call("start", id, NULL, NULL, NULL) != 32)
+					_exit(3);
+				if (du_call("stop", id, NULL, NULL, NULL))
+					_exit(4);
+			}
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(wait_client(kids[i]), 0, "client %d failed", i);
+	fprintf(stderr, "daemon_par: %d clients x %d start+stop on 4 workers: %.0f ms\n", N, ROUNDS,
+		(now_s() - t0) * 1000);
+	cr_assert_eq(du_call("list", NULL, json_pack("{s:b}", "all", 1), &res, NULL), 0);
+	cr_assert_eq(json_array_size(json_object_get(res, "containers")), N);
+	for (size_t i = 0; i < N; i++) {
+		json_t *c = json_array_get(json_object_get(res, "containers"), i);
+		const char *id = json_string_value(json_object_get(c, "ctid"));
+		_cleanup_free_ char *state = du_path("/run/ct/%s.state", id);
+		_cleanup_free_ char *cg = NULL;
+		struct stat st;
+
+		cr_assert_not(du_running(id), "%s still running", id);
+		cr_assert_neq(access(state, F_OK), 0, "state file of %s left", id);
+		cr_assert_geq(asprintf(&cg, "/sys/fs/cgroup/pids/%s/%s", du.subtree, id), 0);
+		cr_assert_neq(stat(cg, &st), 0, "cgroup of %s left", id);
+	}
+	json_decref(res);
+	cr_assert_not(du_mounted_under(roots), "roots left mounted");
+}
+
+Test(daemon_par, one_command_starts_its_containers_at_once)
+{
+	const char *const args[] = { "start", "9351", "9352", "9353", NULL };
+	_cleanup_free_ char *out = NULL;
+	char *msg = NULL;
+	int pipefd[2];
+	pid_t cli;
+	bool others_up = false;
+
+	create("9351");
+	create("9352");
+	create("9353");
+	freeze_ahead("9351");
+	cr_assert_eq(pipe2(pipefd, O_CLOEXEC), 0);
+	cli = fork();
+	cr_assert_geq(cli, 0);
+	if (cli == 0) {
+		char *o = NULL;
+		int rc = du_cli(args, &o);
+
+		if (o)
+			(void)!write(pipefd[1], o, strlen(o));
+		_exit(rc);
+	}
+	close(pipefd[1]);
+	wait_frozen_task("9351");
+	/* the first is held: the other two of the same command start anyway */
+	for (int i = 0; i < 500 && !others_up; i++) {
+		others_up = du_running("9352") && du_running("9353");
+		if (!others_up)
+			usleep(10000);
+	}
+	cr_assert(others_up, "`strata start` waited for its first container");
+	thaw("9351");
+	cr_assert_eq(wait_client(cli), 0, "strata start of three");
+	out = calloc(1, 4096);
+	cr_assert_not_null(out);
+	cr_assert_geq(read(pipefd[0], out, 4095), 0);
+	close(pipefd[0]);
+	/* reported in the order given */
+	cr_assert_not_null(strstr(out, "Container 9351 started\nContainer 9352 started\n"
+				       "Container 9353 started\n"),
+			   "output: %s", out);
+	for (int i = 0; i < 3; i++) {
+		char id[8];
+
+		snprintf(id, sizeof(id), "%d", 9351 + i);
+		cr_assert(du_running(id));
+		cr_assert_eq(du_call("stop", id, NULL, NULL, &msg), 0, "%s", msg);
+	}
+}
