@@ -14,6 +14,10 @@
 #                                    before and after the start, and one
 #                                    init's mountinfo, namespaces and the
 #                                    daemon's fds: bench/kmem.sh reads them)
+#   BENCH_START_WORKERS=1 bench/density.sh
+#                                   (Strata's daemon with START_WORKERS=1:
+#                                    every start on its event loop; unset:
+#                                    the daemon's default, a worker per CPU)
 #
 # Each system's N containers run the same idle init: busybox init (Strata's
 # busybox template; for LXC, runc and crun `/bin/init` over one shared busybox

@@ -61,6 +61,10 @@ LOG_LEVEL=${BENCH_LOG_LEVEL:-warning}
 VE_STOP_MODE=stop
 LXCFS=${BENCH_LXCFS:-yes}
 CONF
+	# BENCH_START_WORKERS=N: the daemon's START_WORKERS (unset: its default;
+	# a stratad older than the key refuses it)
+	[ -z "${BENCH_START_WORKERS:-}" ] ||
+		echo "START_WORKERS=$BENCH_START_WORKERS" >>"$BENCH_DIR/strata.conf"
 	"$STRATAD" --config "$BENCH_DIR/strata.conf" --daemon --pidfile "$BENCH_DIR/stratad.pid" ||
 		bench_die "stratad did not start (see $BENCH_DIR/stratad.log)"
 	for _ in $(seq 50); do [ -S "$BENCH_DIR/run/strata.sock" ] && break; sleep 0.1; done

@@ -166,8 +166,9 @@ const struct cli_verb cli_verb_start = {
 	.usage = "strata start CTID [CTID...] [--wait] [--nowait]\n"
 		 "\n"
 		 "Mount the container's root if needed and start its init. With --wait, return\n"
-		 "only when the container has finished booting. Several CTIDs are started one\n"
-		 "after the other; the exit code is the first failure's.\n",
+		 "only when the container has finished booting. Several CTIDs are started at\n"
+		 "once (up to 16 requests in flight; stratad runs them on START_WORKERS threads),\n"
+		 "reported in the order given; the exit code is the first failure's.\n",
 	.opts = start_opts,
 	.parse = cli_parse_ctid_flags,
 	.done = "started",
@@ -185,7 +186,8 @@ const struct cli_verb cli_verb_stop = {
 		 "\n"
 		 "Send the init its halt signal, wait STOP_TIMEOUT seconds, then kill every task\n"
 		 "of the container and unmount it. --fast kills at once. Several CTIDs are\n"
-		 "stopped one after the other; the exit code is the first failure's.\n"
+		 "stopped at once (up to 16 requests in flight), reported in the order given;\n"
+		 "the exit code is the first failure's.\n"
 		 "\n"
 		 "--nowait (every verb that changes a container): fail with exit code 9 at once\n"
 		 "if another operation holds the container's lock, instead of waiting.\n",

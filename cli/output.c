@@ -116,14 +116,9 @@ int cli_call(struct cli_cmd *cmd, const int *fds, size_t nfds, json_t **result,
 	return r;
 }
 
-static int generic_run(struct cli_cmd *cmd, struct st_error **err)
+/* What generic_run prints for a reply (consumes res). */
+static void print_result(struct cli_cmd *cmd, json_t *res)
 {
-	json_t *res = NULL;
-	int r;
-
-	r = cli_call(cmd, NULL, 0, &res, err);
-	if (r < 0)
-		return r;
 	/* what the daemon did not apply, and why (set: IOLIMIT on tmpfs...) */
 	if (!cmd->json && json_is_array(json_object_get(res, "warnings"))) {
 		size_t i;
@@ -155,7 +150,95 @@ static int generic_run(struct cli_cmd *cmd, struct st_error **err)
 			printf("Container %s %s\n", cmd->ctid ? cmd->ctid : "", cmd->verb->done);
 	}
 	json_decref(res);
+}
+
+static int generic_run(struct cli_cmd *cmd, struct st_error **err)
+{
+	json_t *res = NULL;
+	int r;
+
+	r = cli_call(cmd, NULL, 0, &res, err);
+	if (r < 0)
+		return r;
+	print_result(cmd, res);
 	return 0;
+}
+
+/* Requests of one command in flight at once (stratad starts containers on
+ * START_WORKERS threads; the rest wait for their container's lock). */
+#define CLI_MANY_WINDOW 16
+
+struct many_req {
+	struct st_client *c;
+	struct st_error *err; /* connect or send failed */
+};
+
+static void many_send(struct cli_cmd *cmd, const char *path, const char *ctid, struct many_req *m)
+{
+	json_object_set_new(cmd->req, "ctid", json_string(ctid));
+	if (st_client_connect(path, &m->c, &m->err) < 0)
+		return;
+	if (st_client_send(m->c, cmd->req, NULL, 0, &m->err) < 0) {
+		st_client_free(m->c);
+		m->c = NULL;
+	}
+}
+
+/* Several CTIDs of a verb with the generic run: each request on a
+ * connection of its own, up to CLI_MANY_WINDOW in flight, the replies read
+ * and printed in the CTIDs' order; the first failure's exit code, after
+ * trying them all. */
+static int run_many(struct cli_cmd *cmd)
+{
+	const char *path = st_client_socket_path(cmd->socket);
+	_cleanup_free_ const char **ids = NULL;
+	_cleanup_free_ struct many_req *reqs = NULL;
+	size_t n = 1, sent = 0;
+	int rc = 0;
+
+	for (char **c = cmd->more_ctids; *c; c++)
+		n++;
+	ids = calloc(n, sizeof(*ids));
+	reqs = calloc(n, sizeof(*reqs));
+	if (!ids || !reqs) {
+		fprintf(stderr, "strata: out of memory\n");
+		return ST_EXIT_SYSTEM;
+	}
+	ids[0] = cmd->ctid;
+	for (size_t i = 1; i < n; i++)
+		ids[i] = cmd->more_ctids[i - 1];
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_error_ struct st_error *err = NULL;
+		json_t *res = NULL;
+		int r = -1;
+
+		for (; sent < n && sent < i + CLI_MANY_WINDOW; sent++)
+			many_send(cmd, path, ids[sent], &reqs[sent]);
+		err = take_ptr(reqs[i].err);
+		if (reqs[i].c) {
+			r = st_client_read_reply(reqs[i].c, cli_on_event, cmd, &res, &err);
+			st_client_free(reqs[i].c);
+			reqs[i].c = NULL;
+		}
+		cli_progress_end();
+		if (ids[i] != cmd->ctid) {
+			char *id = strdup(ids[i]);
+
+			if (id) {
+				free(cmd->ctid);
+				cmd->ctid = id;
+				ids[i] = id;
+			}
+		}
+		if (r < 0) {
+			cli_print_error(cmd, err);
+			if (rc == 0)
+				rc = st_error_exit(err);
+			continue;
+		}
+		print_result(cmd, res);
+	}
+	return rc;
 }
 
 void cli_usage_print(FILE *out, const struct cli_verb *verb)
@@ -220,9 +303,11 @@ int cli_run(struct cli_cmd *cmd)
 		break;
 	}
 
+	if (cmd->more_ctids && *cmd->more_ctids && !cmd->verb->run)
+		return run_many(cmd);
 	r = run_one(cmd);
-	/* several CTIDs: each its own request, in order; the first failure's
-	 * exit code, after trying them all */
+	/* several CTIDs of a verb of its own run: each its own request, in
+	 * order; the first failure's exit code, after trying them all */
 	for (char **c = cmd->more_ctids; c && *c; c++) {
 		int rc;
 
