@@ -36,13 +36,25 @@ int guest_write_file(const char *root, const char *rel, const char *text, uid_t 
 {
 	_cleanup_close_ int rootfd = -EBADF, fd = -EBADF;
 	size_t len = strlen(text), off = 0;
+	struct stat st;
 
 	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return st_error_set(err, errno, "open root `%s`", root);
-	fd = open_in_root(rootfd, rel, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	/* non-blocking, and only a regular file: a FIFO the guest's root put
+	 * there must not hold the start (a worker, or the event loop) */
+	fd = open_in_root(rootfd, rel, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK, 0644);
+	if (fd < 0 && errno == ENXIO) /* a FIFO nobody reads */
+		return st_error_setx(err, ST_EXIT_BROKEN, 0,
+				     "write `%s` in `%s`: not a regular file (a FIFO)", rel, root);
 	if (fd < 0)
 		return st_error_set(err, errno, "write `%s` in `%s`", rel, root);
+	if (fstat(fd, &st) < 0)
+		return st_error_set(err, errno, "stat `%s` in `%s`", rel, root);
+	if (!S_ISREG(st.st_mode))
+		return st_error_setx(err, ST_EXIT_BROKEN, 0,
+				     "write `%s` in `%s`: not a regular file (mode %o)", rel, root,
+				     (unsigned)st.st_mode);
 	while (off < len) {
 		ssize_t w = write(fd, text + off, len - off);
 		if (w < 0 && errno == EINTR)

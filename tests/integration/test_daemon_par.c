@@ -408,3 +408,35 @@ Test(daemon_par, one_command_starts_its_containers_at_once)
 		cr_assert_eq(du_call("stop", id, NULL, NULL, &msg), 0, "%s", msg);
 	}
 }
+
+/* The guest's root owns its /etc: a FIFO it put at /etc/hostname must not
+ * hold a start (the worker, or the loop with one worker) waiting for a
+ * reader. The start fails at once naming the file; the daemon serves on. */
+Test(daemon_par, a_fifo_at_etc_hostname_does_not_hold_the_start)
+{
+	char *msg = NULL;
+	_cleanup_free_ char *conf = du_path("/ct/9341.conf");
+	_cleanup_free_ char *etc = du_path("/private/9341/upper/etc");
+	_cleanup_free_ char *fifo = du_path("/private/9341/upper/etc/hostname");
+	_cleanup_fclose_ FILE *f = NULL;
+	double t0;
+
+	create("9341");
+	f = fopen(conf, "ae");
+	cr_assert_not_null(f);
+	fputs("HOSTNAME=\"fifo-guest\"\n", f);
+	fclose(take_ptr(f));
+	cr_assert(mkdir(etc, 0755) == 0 || errno == EEXIST, "mkdir `%s`: %s", etc, strerror(errno));
+	cr_assert_eq(mkfifo(fifo, 0644), 0, "mkfifo `%s`: %s", fifo, strerror(errno));
+	t0 = now_s();
+	cr_assert_neq(du_call("start", "9341", NULL, NULL, &msg), 0, "start over a FIFO");
+	cr_assert_lt(now_s() - t0, 10.0, "the start waited %.1f s on the FIFO", now_s() - t0);
+	cr_assert(strstr(msg, "etc/hostname") && strstr(msg, "not a regular file"), "error: %s",
+		  msg);
+	cr_assert_not(du_running("9341"));
+	create("9342");
+	cr_assert_eq(du_call("start", "9342", NULL, NULL, &msg), 0, "start 9342: %s", msg);
+	cr_assert(du_running("9342"));
+	cr_assert_eq(du_call("stop", "9342", json_pack("{s:b}", "fast", 1), NULL, &msg), 0,
+		     "stop: %s", msg);
+}
