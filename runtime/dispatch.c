@@ -288,7 +288,9 @@ void api_handle_request(struct daemon *d, struct conn *c, json_t *req)
 		}
 	}
 	if (!v->public && !c->authorized) {
-		st_error_setx(&err, ST_EXIT_PERM, 0, "permission denied");
+		st_error_setx(&err, ST_EXIT_PERM, 0,
+			      "permission denied: only root and members of group `strata` may "
+			      "manage containers");
 		goto fail;
 	}
 	args = json_object_get(req, "args");
@@ -301,6 +303,11 @@ void api_handle_request(struct daemon *d, struct conn *c, json_t *req)
 		goto fail;
 	jctid = json_object_get(req, "ctid");
 	if (v->needs_ct) {
+		if (jctid && !json_is_string(jctid)) {
+			st_error_setx(&err, ST_EXIT_BADARG, 0,
+				      "%s: `ctid` must be a string (\"101\")", v->name);
+			goto fail;
+		}
 		if (!json_is_string(jctid)) {
 			st_error_setx(&err, ST_EXIT_BADARG, 0, "%s: no CTID given", v->name);
 			goto fail;

@@ -188,14 +188,29 @@ static void conn_hangup(struct conn *c)
 		conn_free(c->d, c);
 }
 
-static bool peer_in_group(uid_t uid, gid_t gid, gid_t want)
+/*
+ * The peer's own groups at connect(2) (SO_PEERGROUPS): what the kernel
+ * checked against the socket's mode, whatever /etc/group says now (a group
+ * given to a process alone, a user added but not logged in again).
+ * /etc/group only where the kernel cannot say.
+ */
+static bool peer_in_group(int fd, uid_t uid, gid_t gid, gid_t want)
 {
 	struct passwd *pw;
 	int n = 64;
 	gid_t groups[64];
+	socklen_t len = sizeof(groups);
 
 	if (gid == want)
 		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0) {
+		for (size_t i = 0; i < len / sizeof(gid_t); i++)
+			if (groups[i] == want)
+				return true;
+		return false;
+	}
+	if (errno != ENOPROTOOPT && errno != ERANGE)
+		return false;
 	pw = getpwuid(uid);
 	if (!pw)
 		return false;
@@ -227,8 +242,9 @@ static void on_accept(struct daemon *d)
 		c->uid = cred.uid;
 		c->gid = cred.gid;
 		c->pid = cred.pid;
-		c->authorized = cred.uid == 0 || (d->have_strata_gid &&
-						  peer_in_group(cred.uid, cred.gid, d->strata_gid));
+		c->authorized =
+			cred.uid == 0 || (d->have_strata_gid &&
+					  peer_in_group(fd, cred.uid, cred.gid, d->strata_gid));
 		for (size_t i = 0; i < ARRAY_SIZE(c->fds); i++)
 			c->fds[i] = -EBADF;
 		c->w.kind = W_CONN;

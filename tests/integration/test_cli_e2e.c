@@ -584,7 +584,8 @@ Test(cli_e2e, enter_shell_exit_code)
 
 /* run() as the unprivileged user nobody (uid/gid 65534, no groups): the
  * capture files are opened as root first. */
-static int run_as_nobody(char **out, char **errout, const char *const argv[])
+static int run_as_nobody_in(const gid_t *groups, size_t n_groups, char **out, char **errout,
+			    const char *const argv[])
 {
 	_cleanup_free_ char *outp = path_in("out"), *errp = path_in("err");
 	pid_t pid;
@@ -600,7 +601,7 @@ static int run_as_nobody(char **out, char **errout, const char *const argv[])
 		dup2(n, 0);
 		dup2(o, 1);
 		dup2(e, 2);
-		if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+		if (setgroups(n_groups, groups) < 0 || setresgid(65534, 65534, 65534) < 0 ||
 		    setresuid(65534, 65534, 65534) < 0)
 			_exit(126);
 		alarm(60);
@@ -614,6 +615,11 @@ static int run_as_nobody(char **out, char **errout, const char *const argv[])
 	if (errout)
 		*errout = tu_read_file(errp);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int run_as_nobody(char **out, char **errout, const char *const argv[])
+{
+	return run_as_nobody_in(NULL, 0, out, errout, argv);
 }
 
 /* The private daemon is still there (not a zombie): a relay bug that
@@ -656,6 +662,28 @@ Test(cli_e2e, non_member_is_refused_and_nothing_happens)
 	free(out), free(err);
 
 	cr_assert_eq(strata(&out, &err, "status", CT), 0, "%s", err);
+	cr_assert_str_eq(out, "CTID " CT " exist unmounted down\n");
+}
+
+/* A process that has group strata among its own groups (setgroups, not
+ * /etc/group: nobody is no member there) may use the daemon: the daemon
+ * asks the kernel for the peer's groups (SO_PEERGROUPS), as the socket's
+ * mode did. */
+Test(cli_e2e, a_process_with_group_strata_is_served)
+{
+	_cleanup_free_ char *out = NULL, *err = NULL;
+	const char *argv[] = { cli_path(), "--socket", sock, "status", CT, NULL };
+	struct group *gr = getgrnam("strata");
+	gid_t g;
+
+	if (!gr)
+		cr_skip_test("no group strata on this host (scripts/demo.sh makes it)");
+	g = gr->gr_gid;
+	for (char **m = gr->gr_mem; m && *m; m++)
+		cr_assert_str_neq(*m, "nobody", "nobody is a member of strata in /etc/group");
+	need_daemon();
+	make_ct(CT, false);
+	cr_assert_eq(run_as_nobody_in(&g, 1, &out, &err, argv), 0, "%s%s", out, err);
 	cr_assert_str_eq(out, "CTID " CT " exist unmounted down\n");
 }
 

@@ -66,6 +66,11 @@ Test(daemon, bad_requests_get_their_errors)
 	cr_assert_eq(write(fd, "{\"verb\":\"ping\"}\n", 16), 16);
 	cr_assert_gt(read(fd, buf, sizeof(buf) - 1), 0);
 	cr_assert(strstr(buf, "\"ok\":true"), "%s", buf);
+	/* a CTID as a JSON number is named as such, not "no CTID given" */
+	memset(buf, 0, sizeof(buf));
+	cr_assert_eq(write(fd, "{\"verb\":\"status\",\"ctid\":9104}\n", 30), 30);
+	cr_assert_gt(read(fd, buf, sizeof(buf) - 1), 0);
+	cr_assert(strstr(buf, "\"ok\":false") && strstr(buf, "must be a string"), "%s", buf);
 	close(fd);
 }
 
