@@ -431,6 +431,12 @@ int ct_prepare_run(struct daemon *d, struct ct *ct, struct st_error **err)
 
 	if (ct_guest_hosts(ct, err) < 0)
 		return -1;
+#ifdef HAVE_CT_CHECKPOINT
+	/* no systemd service in a UTS namespace of its own: CRIU cannot dump
+	 * one (the guest's own drop-in, written once, runtime/checkpoint_guest.c) */
+	if (ct_checkpoint_guest_prepare(ct->root, id_base, id_base, err) < 0)
+		return -1;
+#endif
 
 	/* 3. cgroups and limits: the manager's subtree under the lock (made
 	 * on first use), the container's own cgroups not */
