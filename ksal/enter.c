@@ -95,6 +95,22 @@ static int enter_grandchild(const struct ksal_enter_cfg *cfg, int sync)
 	return 1;
 }
 
+/* The fds the child keeps: at most 7 + n_cgroup_procs_fds. */
+static size_t enter_child_keep(const struct ksal_enter_cfg *cfg, int sync, int *keep)
+{
+	size_t n = 0;
+
+	keep[n++] = sync;
+	for (int i = 0; i < 3; i++)
+		keep[n++] = cfg->stdio[i];
+	keep[n++] = cfg->seccomp_fd;
+	keep[n++] = cfg->init_pidfd;
+	keep[n++] = cfg->cgroup_procs_fd;
+	for (size_t i = 0; i < cfg->n_cgroup_procs_fds; i++)
+		keep[n++] = cfg->cgroup_procs_fds[i];
+	return n;
+}
+
 static int enter_child(const struct ksal_enter_cfg *cfg, int flags, int sync)
 {
 	char buf[32];
@@ -160,11 +176,14 @@ int ksal_enter(const struct ksal_enter_cfg *cfg, struct ksal_spawned *out, struc
 		return st_error_setx(err, ST_EXIT_NOTRUNNING, errno, "enter: init pid %d",
 				     (int)cfg->init_pid);
 
-	/* no other child clones a copy of the child end (ksal_clone_lock) */
-	ksal_clone_lock();
+	if (cfg->n_cgroup_procs_fds > KSAL_CHILD_KEEP_MAX - 7)
+		return st_error_set(err, EMFILE, "enter: %zu cgroup fds to join, at most %d",
+				    cfg->n_cgroup_procs_fds, KSAL_CHILD_KEEP_MAX - 7);
+	/* no fork() copies the child end meanwhile (ksal_clone_lock_shared) */
+	ksal_clone_lock_shared();
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		r = errno;
-		ksal_clone_unlock();
+		ksal_clone_unlock_shared();
 		return st_error_set(err, r, "enter: socketpair");
 	}
 	parent_end = sv[0];
@@ -176,15 +195,20 @@ int ksal_enter(const struct ksal_enter_cfg *cfg, struct ksal_spawned *out, struc
 		r = errno;
 		child = -1;
 		closep(&child_end);
-		ksal_clone_unlock();
+		ksal_clone_unlock_shared();
 		return st_error_set(err, r, "enter: clone3");
 	}
 	if (child == 0) {
-		close(parent_end);
+		int keep[KSAL_CHILD_KEEP_MAX];
+
+		/* first thing: other spawns' sync sockets (and the parent
+		 * end) are not kept until the exec (ksal_clone_lock_shared) */
+		if (ksal_child_close_others(keep, enter_child_keep(cfg, child_end, keep)) < 0)
+			_exit(1);
 		_exit(enter_child(cfg, flags, child_end));
 	}
 	closep(&child_end);
-	ksal_clone_unlock();
+	ksal_clone_unlock_shared();
 
 	/* pid message from the intermediate, maybe an error from either */
 	while ((r = ksal_sync_recv(parent_end, &m, KSAL_SYNC_TIMEOUT_MS)) > 0) {

@@ -128,9 +128,21 @@ int ksal_parent_build_root(const struct ksal_spawn_cfg *cfg, const struct ksal_c
  * KSAL_BUILD_DIR; /dev is its own (see build_root). */
 int ksal_child_enter_root(const struct ksal_spawn_cfg *cfg, int sync);
 
-/* spawn.c: held from a sync socketpair to the parent's close of its child
- * end (and by every fork()): no other child copies that end meanwhile. */
-void ksal_clone_lock(void);
-void ksal_clone_unlock(void);
+/* spawn.c: a spawn or an enter holds the shared side from its sync
+ * socketpair to the parent's close of its child end; every fork() of the
+ * process takes the exclusive side (pthread_atfork). Spawns and enters run
+ * their clones at the same time: each of their children closes, first
+ * thing, every fd it inherited but its own (ksal_child_close_others), so a
+ * copy of another's child end lives microseconds, not until an exec. A
+ * fork()ed child cannot be made to: no fork while a child end is open. */
+void ksal_clone_lock_shared(void);
+void ksal_clone_unlock_shared(void);
+
+/* The most fds a spawn's or an enter's child keeps (checked by the parent
+ * before the clone). */
+#define KSAL_CHILD_KEEP_MAX 128
+/* Child, first thing after the clone: close every fd but the n in keep
+ * (negative ones ignored; keep is sorted in place). Returns 0 or -errno. */
+int ksal_child_close_others(int *keep, size_t n);
 
 #endif

@@ -397,34 +397,77 @@ static int check_cfg(const struct ksal_spawn_cfg *cfg, struct st_error **err)
  */
 /*
  * A child gets a copy of every fd of the process at its clone or fork and
- * keeps it until its exec (O_CLOEXEC) or its end. A spawn (and an enter)
- * learns that its child exec'd from the EOF on the child end of its sync
- * socket, so while one thread holds a child end open, no other thread may
- * clone or fork a child that would keep a copy (a start of the daemon's
- * START_WORKERS, a fork of its event loop): the spawn's window from the
- * socketpair to the parent's close of the child end takes clone_lock, and
- * so does every fork() of the process (pthread_atfork).
+ * keeps it until its exec (O_CLOEXEC), its close or its end. A spawn (and
+ * an enter) learns that its child exec'd from the EOF on the child end of
+ * its sync socket, so no other child may keep a copy of an open child end
+ * for long. The children of spawns and enters close every fd but their own
+ * as their first action (ksal_child_close_others, before anything that can
+ * block), so these clones run at the same time, namespaces and all: a copy
+ * another one took lives for microseconds. A fork() elsewhere in the
+ * process (a template build, a helper) keeps its copies until its exec, so
+ * forks exclude the window from a spawn's socketpair to the parent's close
+ * of its child end: spawns and enters take clone_lock shared, every fork()
+ * exclusive (pthread_atfork); writers first, so a stream of starts on the
+ * daemon's workers cannot starve a fork.
  */
-static pthread_mutex_t clone_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_rwlock_t clone_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 
-void ksal_clone_lock(void)
+void ksal_clone_lock_shared(void)
 {
-	pthread_mutex_lock(&clone_lock);
+	pthread_rwlock_rdlock(&clone_lock);
 }
 
-void ksal_clone_unlock(void)
+void ksal_clone_unlock_shared(void)
 {
-	pthread_mutex_unlock(&clone_lock);
+	pthread_rwlock_unlock(&clone_lock);
 }
 
-static void clone_lock_reset(void)
+static void clone_lock_fork_prepare(void)
 {
-	pthread_mutex_init(&clone_lock, NULL); /* the child's copy: one thread */
+	pthread_rwlock_wrlock(&clone_lock);
+}
+
+static void clone_lock_fork_parent(void)
+{
+	pthread_rwlock_unlock(&clone_lock);
+}
+
+static void clone_lock_fork_child(void)
+{
+	/* the child's copy: one thread, nothing held */
+	pthread_rwlock_t fresh = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+
+	clone_lock = fresh;
 }
 
 __attribute__((constructor)) static void clone_lock_atfork(void)
 {
-	pthread_atfork(ksal_clone_lock, ksal_clone_unlock, clone_lock_reset);
+	pthread_atfork(clone_lock_fork_prepare, clone_lock_fork_parent, clone_lock_fork_child);
+}
+
+int ksal_child_close_others(int *keep, size_t n)
+{
+	unsigned int next = 0; /* the lowest fd not yet kept or closed */
+
+	/* insertion sort: a few fds, no allocation in the child */
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int t = keep[j];
+
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < 0 || (unsigned int)keep[i] < next)
+			continue;
+		if ((unsigned int)keep[i] > next &&
+		    close_range(next, (unsigned int)keep[i] - 1, 0) < 0)
+			return -errno;
+		next = (unsigned int)keep[i] + 1;
+	}
+	if (close_range(next, ~0U, 0) < 0)
+		return -errno;
+	return 0;
 }
 
 #if defined(__x86_64__) && !defined(STRATA_NO_CLONE_VM)
@@ -508,11 +551,32 @@ struct child_args {
 	bool locked;
 };
 
+/* The fds the init keeps from the daemon: at most 6 + n_cgroup_self_fds. */
+static size_t spawn_child_keep(const struct ksal_spawn_cfg *cfg, int sync, int *keep)
+{
+	size_t n = 0;
+
+	keep[n++] = sync;
+	for (int i = 0; i < 3; i++)
+		keep[n++] = cfg->stdio[i];
+	keep[n++] = cfg->console_fd;
+	keep[n++] = cfg->seccomp_fd;
+	for (size_t i = 0; i < cfg->n_cgroup_self_fds; i++)
+		keep[n++] = cfg->cgroup_self_fds[i];
+	return n;
+}
+
 static int spawn_child_entry(void *p)
 {
 	const struct child_args *a = p;
+	int keep[KSAL_CHILD_KEEP_MAX];
+	size_t n = spawn_child_keep(a->cfg, a->child_end, keep);
 
-	close(a->parent_end);
+	/* first thing: the copies of other spawns' sync sockets (and of the
+	 * daemon's other fds, the parent end among them) go now, not at the
+	 * exec (clone_lock) */
+	if (ksal_child_close_others(keep, n) < 0)
+		return 1; /* the parent sees EOF before the init's go */
 	return spawn_child(a->cfg, a->plan, a->child_end, a->locked);
 }
 
@@ -655,14 +719,17 @@ int ksal_spawn(const struct ksal_spawn_cfg *cfg, struct ksal_spawned *out, struc
 		args.flags |= CLONE_INTO_CGROUP;
 		args.cgroup = (uint64_t)cfg->cgroup_fd;
 	}
-	/* from the socketpair to the close of the child end here, no other
-	 * child may be cloned or forked: it would hold a copy of the child end
-	 * until its own exec, and the EOF that says this init exec'd waits for
-	 * every copy (ksal_clone_lock) */
-	ksal_clone_lock();
+	if (cfg->n_cgroup_self_fds > KSAL_CHILD_KEEP_MAX - 6)
+		return st_error_set(err, EMFILE, "spawn: %zu cgroup fds to join, at most %d",
+				    cfg->n_cgroup_self_fds, KSAL_CHILD_KEEP_MAX - 6);
+	/* from the socketpair to the close of the child end here, no fork():
+	 * its child would hold a copy of the child end until its own exec, and
+	 * the EOF that says this init exec'd waits for every copy; other
+	 * spawns' children close theirs at once (clone_lock) */
+	ksal_clone_lock_shared();
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		r = errno;
-		ksal_clone_unlock();
+		ksal_clone_unlock_shared();
 		return st_error_set(err, r, "spawn: socketpair");
 	}
 	parent_end = sv[0];
@@ -685,7 +752,7 @@ int ksal_spawn(const struct ksal_spawn_cfg *cfg, struct ksal_spawned *out, struc
 		r = errno;
 		child = -1;
 		closep(&child_end);
-		ksal_clone_unlock();
+		ksal_clone_unlock_shared();
 		return st_error_set(err, r,
 				    "spawn: clone3 the container's init (flags %#" PRIx64 ")",
 				    args.flags);
@@ -693,7 +760,7 @@ int ksal_spawn(const struct ksal_spawn_cfg *cfg, struct ksal_spawned *out, struc
 	if (child == 0) /* forked, not cloned on a stack of its own */
 		_exit(spawn_child_entry(&ca));
 	closep(&child_end);
-	ksal_clone_unlock();
+	ksal_clone_unlock_shared();
 	ksal_build_ns_leave(&bns);
 	st_trace("spawn: cloned init %d for `%s`%s", (int)child, cfg->rootfs,
 		 locked ? " (locked mounts)" : "");
