@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Shared by spawn.c, spawn-root.c and enter.c: the parent/child sync
- * protocol and the child's last steps before exec.
+ * Shared by spawn.c, spawn-clone.c, spawn-root.c and enter.c: the
+ * parent/child sync protocol and the child's last steps before exec.
  *
  * The sync socket is a SOCK_SEQPACKET pair, close-on-exec on both ends. The
  * child sends at most a pid message (enter) and one error message; the
@@ -128,7 +128,7 @@ int ksal_parent_build_root(const struct ksal_spawn_cfg *cfg, const struct ksal_c
  * KSAL_BUILD_DIR; /dev is its own (see build_root). */
 int ksal_child_enter_root(const struct ksal_spawn_cfg *cfg, int sync);
 
-/* spawn.c: a spawn or an enter holds the shared side from its sync
+/* spawn-clone.c: a spawn or an enter holds the shared side from its sync
  * socketpair to the parent's close of its child end; every fork() of the
  * process takes the exclusive side (pthread_atfork). Spawns and enters run
  * their clones at the same time: each of their children closes, first
@@ -144,5 +144,21 @@ void ksal_clone_unlock_shared(void);
 /* Child, first thing after the clone: close every fd but the n in keep
  * (negative ones ignored; keep is sorted in place). Returns 0 or -errno. */
 int ksal_child_close_others(int *keep, size_t n);
+
+/* spawn-clone.c, x86-64: the init is cloned with CLONE_VM on a stack of its
+ * own (see there); build with -DSTRATA_NO_CLONE_VM for a fork-like clone3. */
+#if defined(__x86_64__) && !defined(STRATA_NO_CLONE_VM)
+#define KSAL_SPAWN_STACK_SIZE (1UL << 20)
+struct ksal_clone_args;
+/* This thread's stack for the next init: the low end of its
+ * KSAL_SPAWN_STACK_SIZE bytes (clone3's stack), above a guard page; NULL if
+ * there is none (clone without CLONE_VM then). */
+char *ksal_spawn_stack_get(void);
+/* Give the stack back (a _cleanup_ function; NULL is a no-op). */
+void ksal_spawn_stack_put(char **stack);
+/* clone3(args) with args->stack set; the child runs fn(arg) and exits with
+ * its result. The parent gets the child's pid, or -1 with errno. */
+pid_t ksal_clone3_vm(struct ksal_clone_args *args, int (*fn)(void *), void *arg);
+#endif
 
 #endif
