@@ -12,35 +12,22 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "ksal/cleanup.h"
 #include "ksal/log.h"
 #include "runtime/checkpoint_internal.h"
+#include "runtime/guest.h"
 
 static const char dropin_text[] =
 	"# Written by stratad: CRIU cannot checkpoint a service in a UTS namespace of\n"
 	"# its own (strata suspend, migrate). Remove the file to keep ProtectHostname=.\n"
 	"[Service]\n"
 	"ProtectHostname=no\n";
-
-/* rel inside the tree at rootfd, symlinks resolved within it */
-static int open_in_root(int rootfd, const char *rel, int flags, mode_t mode)
-{
-	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.mode = flags & O_CREAT ? mode : 0,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
-	};
-
-	return (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
-}
 
 int ct_checkpoint_guest_prepare(const char *root, uid_t uid, gid_t gid, struct st_error **err)
 {
@@ -53,12 +40,12 @@ int ct_checkpoint_guest_prepare(const char *root, uid_t uid, gid_t gid, struct s
 	if (rootfd < 0)
 		return st_error_set(err, errno, "open root `%s`", root);
 	/* a systemd guest: its manager, and the unit directory */
-	probe = open_in_root(rootfd, "lib/systemd/systemd", O_PATH, 0);
+	probe = guest_open_in_root(rootfd, "lib/systemd/systemd", O_PATH, 0);
 	if (probe < 0)
-		probe = open_in_root(rootfd, "usr/lib/systemd/systemd", O_PATH, 0);
+		probe = guest_open_in_root(rootfd, "usr/lib/systemd/systemd", O_PATH, 0);
 	if (probe < 0)
 		return 0;
-	sysfd = open_in_root(rootfd, "etc/systemd/system", O_PATH | O_DIRECTORY, 0);
+	sysfd = guest_open_in_root(rootfd, "etc/systemd/system", O_PATH | O_DIRECTORY, 0);
 	if (sysfd < 0)
 		return 0;
 	if (mkdirat(sysfd, "service.d", 0755) == 0) {
@@ -67,7 +54,7 @@ int ct_checkpoint_guest_prepare(const char *root, uid_t uid, gid_t gid, struct s
 	} else if (errno != EEXIST) {
 		return st_error_set(err, errno, "create `%s` in `%s`", CKPT_DROPIN_DIR, root);
 	}
-	dfd = open_in_root(rootfd, CKPT_DROPIN_DIR, O_PATH | O_DIRECTORY, 0);
+	dfd = guest_open_in_root(rootfd, CKPT_DROPIN_DIR, O_PATH | O_DIRECTORY, 0);
 	if (dfd < 0)
 		return st_error_set(err, errno, "open `%s` in `%s`", CKPT_DROPIN_DIR, root);
 	/* there already, as written: nothing to do (a guest's own edit stays) */

@@ -20,10 +20,10 @@
 #include "ksal/log.h"
 #include "runtime/guest.h"
 
-static int open_in_root(int rootfd, const char *rel, int flags, mode_t mode)
+int guest_open_in_root(int rootfd, const char *rel, int flags, mode_t mode)
 {
 	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW),
+		.flags = (uint64_t)(flags | O_CLOEXEC),
 		.mode = flags & O_CREAT ? mode : 0,
 		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
 	};
@@ -43,7 +43,8 @@ int guest_write_file(const char *root, const char *rel, const char *text, uid_t 
 		return st_error_set(err, errno, "open root `%s`", root);
 	/* non-blocking, and only a regular file: a FIFO the guest's root put
 	 * there must not hold the start (a worker, or the event loop) */
-	fd = open_in_root(rootfd, rel, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK, 0644);
+	fd = guest_open_in_root(rootfd, rel, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_NOFOLLOW,
+				0644);
 	if (fd < 0 && errno == ENXIO) /* a FIFO nobody reads */
 		return st_error_setx(err, ST_EXIT_BROKEN, 0,
 				     "write `%s` in `%s`: not a regular file (a FIFO)", rel, root);

@@ -7,6 +7,9 @@
 
 #include "ksal/error.h"
 
+/* openat2 of rel inside the tree at rootfd: symlinks resolved within it,
+ * no magic links, no crossing of mounts; O_CLOEXEC added. */
+int guest_open_in_root(int rootfd, const char *rel, int flags, mode_t mode);
 /* Write text to rel (e.g. "etc/hostname") resolved inside root, owned by
  * uid:gid (the container's root on the host). */
 int guest_write_file(const char *root, const char *rel, const char *text, uid_t uid, gid_t gid,
