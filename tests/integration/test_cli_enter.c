@@ -33,6 +33,20 @@
 #include "tests/helpers/testutil.h"
 #include "test_cli_util.h"
 
+/* `strata VERB CT` on a terminal of its own (forkpty): its pid, the
+ * terminal's master in *master. */
+static pid_t strata_on_pty(const char *verb, int *master)
+{
+	pid_t pid = forkpty(master, NULL, NULL, NULL);
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		execl(cli_path(), "strata", "--socket", sock, verb, CT, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
 TestSuite(cli_e2e, .init = setup, .fini = teardown, .timeout = 180);
 
 /* strata console on a real terminal: raw mode, Esc . detaches, exit 0. */
@@ -46,12 +60,7 @@ Test(cli_e2e, console_detach)
 	need_daemon();
 	make_ct(CT, true);
 
-	pid = forkpty(&master, NULL, NULL, NULL);
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		execl(cli_path(), "strata", "--socket", sock, "console", CT, (char *)NULL);
-		_exit(127);
-	}
+	pid = strata_on_pty("console", &master);
 	/* wait for the banner, then detach */
 	for (int i = 0; i < 100 && !memmem(buf, got, "Esc . to detach", 15); i++) {
 		struct pollfd p = { .fd = master, .events = POLLIN };
@@ -107,12 +116,7 @@ Test(cli_e2e, enter_shell_exit_code)
 	need_daemon();
 	make_ct(CT, true);
 
-	pid = forkpty(&master, NULL, NULL, NULL);
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		execl(cli_path(), "strata", "--socket", sock, "enter", CT, (char *)NULL);
-		_exit(127);
-	}
+	pid = strata_on_pty("enter", &master);
 	/* the shell has a terminal of its own: ^D ends cat, ^C interrupts sleep */
 	static const char *const keys[] = {
 		"hostname\n",  "cat\n", "abc-typed\n",	    "\004",
@@ -176,12 +180,7 @@ Test(cli_e2e, enter_stopped_is_refused_without_entering)
 
 	need_daemon();
 	make_ct(CT, false);
-	pid = forkpty(&master, NULL, NULL, NULL);
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		execl(cli_path(), "strata", "--socket", sock, "enter", CT, (char *)NULL);
-		_exit(127);
-	}
+	pid = strata_on_pty("enter", &master);
 	for (;;) {
 		struct pollfd p = { .fd = master, .events = POLLIN };
 		ssize_t n;
@@ -233,13 +232,8 @@ Test(cli_e2e, enter_from_a_pipe_bash_first_own_pty)
 	int master = -1, status = 0;
 	char buf[8192];
 	size_t got = 0;
-	pid_t pid = forkpty(&master, NULL, NULL, NULL);
+	pid_t pid = strata_on_pty("enter", &master);
 
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		execl(cli_path(), "strata", "--socket", sock, "enter", CT, (char *)NULL);
-		_exit(127);
-	}
 	usleep(500000);
 	/* the shell's terminal is the container's own: tty(1) names it; a
 	 * resize of the user's window while the shell sleeps (no key, no
