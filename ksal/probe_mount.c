@@ -5,9 +5,9 @@
  * directory's filesystem. Mounts are detached (never attached anywhere), the
  * loop device is autoclear, and the caller removes the scratch directory.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <linux/loop.h>
 #include <linux/magic.h>
 #include <stdio.h>
@@ -226,15 +226,27 @@ static char *find_exe(const char *name)
 	return NULL;
 }
 
-/* Can libsquashfuse be loaded (what an in-process FUSE mount would use)? */
+/* Is libsquashfuse installed (what an in-process FUSE mount would use)?
+ * Looked for in the loader's usual directories rather than dlopen()ed: the
+ * strata command line is a static binary, where dlopen needs the very glibc
+ * it was linked with. */
 static bool have_libsquashfuse(void)
 {
-	void *h = dlopen("libsquashfuse.so.0", RTLD_LAZY | RTLD_LOCAL);
+	static const char *const where[] = {
+		"/usr/lib/*/libsquashfuse.so.0",     "/lib/*/libsquashfuse.so.0",
+		"/usr/lib64/libsquashfuse.so.0",     "/usr/lib/libsquashfuse.so.0",
+		"/usr/local/lib/libsquashfuse.so.0",
+	};
 
-	if (!h)
-		return false;
-	dlclose(h);
-	return true;
+	for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+		glob_t g;
+
+		if (glob(where[i], GLOB_NOSORT, NULL, &g) == 0) {
+			globfree(&g);
+			return true;
+		}
+	}
+	return false;
 }
 
 void probe_squashfuse(struct ksal_features *f)

@@ -6,7 +6,8 @@
 # Stages: deps (scripts/deps.sh), build (`build/`: gcc, --werror, ASan+UBSan),
 # unit tests, templates (root only: the debian-12 image the systemd tests boot,
 # built once per machine and cached by scripts/template-cache.sh), integration
-# tests (root only), fuzz smoke (scripts/fuzz-smoke.sh),
+# tests (root only), the release command line (static PIE; its end-to-end
+# suites again, root only), fuzz smoke (scripts/fuzz-smoke.sh),
 # clang-format check of every tracked .c/.h. Every stage runs even when an
 # earlier one failed (except tests after a failed build); a summary follows
 # and the exit status is non-zero if any stage failed.
@@ -123,6 +124,31 @@ stage_integration() {
 	return $rc
 }
 
+# The strata command line as users get it (demo.sh, packages): a release
+# build, linked as a static PIE, which the ASan build above cannot be. The
+# command line's end-to-end suites run again with it.
+stage_release_cli() {
+	local rel="$BUILD-release" desc
+	if [ -f "$rel/build.ninja" ]; then
+		meson setup --reconfigure "$rel" --buildtype=release -Dtests=disabled
+	else
+		CC=gcc meson setup "$rel" --buildtype=release -Dtests=disabled
+	fi >/dev/null || return 1
+	ninja -C "$rel" cli/strata || return 1
+	desc=$(file -b "$rel/cli/strata")
+	case $desc in
+	*static-pie*) echo "cli/strata: $desc" ;;
+	*)
+		echo "cli/strata of the release build is not a static PIE: $desc" >&2
+		return 1
+		;;
+	esac
+	"$rel/cli/strata" --version || return 1
+	[ "$(id -u)" = 0 ] || return 0
+	STRATA_CLI=$(realpath "$rel/cli/strata") meson test -C "$BUILD" --no-rebuild --suite integration \
+		--print-errorlogs cli_e2e cli_enter
+}
+
 stage_format() {
 	local files bad=0 f
 	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
@@ -163,6 +189,7 @@ if run_stage build stage_build; then
 	else
 		skip_stage "integration tests" "not root"
 	fi
+	run_stage "release cli" stage_release_cli
 else
 	skip_stage "unit tests" "build failed"
 	skip_stage "integration tests" "build failed"
