@@ -144,7 +144,7 @@ int ckpt_nested_ns_check(pid_t init, struct st_error **err)
 {
 	_cleanup_free_ pid_t *v = NULL;
 	size_t n = 0, cap = 0;
-	ino_t uts, ipc;
+	ino_t uts = 0, ipc = 0;
 
 	if (ns_ino(init, "uts", &uts) < 0 || ns_ino(init, "ipc", &ipc) < 0)
 		return 0; /* CRIU says what is wrong with the init */
@@ -152,7 +152,7 @@ int ckpt_nested_ns_check(pid_t init, struct st_error **err)
 		return st_error_set(err, ENOMEM, "tasks of init %d", (int)init);
 	/* the tree grows at the end of v while it is walked */
 	for (size_t i = 0; i < n; i++) {
-		ino_t ino;
+		ino_t ino = 0;
 
 		if (ns_ino(v[i], "uts", &ino) == 0 && ino != uts) {
 			_cleanup_free_ char *comm = comm_of(v[i]);
