@@ -28,8 +28,9 @@
 #   1. prepare everything that is not a running container (Strata: daemon,
 #      template, N created containers; LXC: N configs; runc, crun: N
 #      bundles);
-#   2. let the host settle (sync, 2 s), sample /proc/meminfo three times
-#      (MemAvailable and Slab, the median of each);
+#   2. let the host settle (sync, 2 s, then until MemFree holds still for a
+#      second: the previous system's deferred frees, settle_quiet), sample
+#      /proc/meminfo three times (MemAvailable and Slab, the median of each);
 #   3. start the N containers (Strata: `strata start`, LXC: `lxc-start -d`,
 #      runc: `runc run -d`, crun: `crun run -d`), timed: "start/ct" is the
 #      wall time over N; crun runs through `nsenter` into a private mount
@@ -86,10 +87,31 @@ CRUN_CG=/$BENCH_NAME-crun-$$
 # the sum of /proc/meminfo keys (kB)
 meminfo() { awk -v keys=" $* " 'index(keys, " " substr($1, 1, length($1) - 1) " ") { s += $2 } END { print s + 0 }' /proc/meminfo; }
 KERNEL_KEYS="Slab Percpu KernelStack PageTables"
+# Wait until the kernel's deferred frees are done: the previous system's
+# network namespaces are torn down by a workqueue, its memory cgroups and
+# RCU-freed objects go later still, for seconds after its last container is
+# gone. Sampled before then, the next system's baseline still holds them and
+# its containers look smaller by what is freed meanwhile (135 kB each for
+# crun run right after Strata's 500, on this 2-CPU VM). Done: MemFree moved
+# less than SETTLE_KB (1024) over one second, or SETTLE_MAX seconds (60).
+settle_quiet() {
+	local a b i
+	a=$(meminfo MemFree)
+	for ((i = 1; i <= ${SETTLE_MAX:-60}; i++)); do
+		sleep 1
+		b=$(meminfo MemFree)
+		if [ $((b > a ? b - a : a - b)) -lt "${SETTLE_KB:-1024}" ]; then
+			echo "settled after $i s" >&2
+			return 0
+		fi
+		a=$b
+	done
+	echo "not settled after ${SETTLE_MAX:-60} s (MemFree still moving), sampling anyway" >&2
+}
 # median of three samples of the sum of /proc/meminfo keys, after letting
 # RCU-freed and deferred work finish
 settle_sample() {
-	[ -n "${SETTLED:-}" ] || { sync; sleep 2; }
+	[ -n "${SETTLED:-}" ] || { sync; sleep 2; settle_quiet; }
 	local a b c
 	a=$(meminfo "$@"); sleep 0.3; b=$(meminfo "$@"); sleep 0.3; c=$(meminfo "$@")
 	printf '%s\n%s\n%s\n' "$a" "$b" "$c" | sort -n | sed -n 2p
