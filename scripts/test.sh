@@ -128,7 +128,7 @@ stage_integration() {
 # build, linked as a static PIE, which the ASan build above cannot be. The
 # command line's end-to-end suites run again with it.
 stage_release_cli() {
-	local rel="$BUILD-release" desc
+	local rel="$BUILD-relcli" desc
 	if [ -f "$rel/build.ninja" ]; then
 		meson setup --reconfigure "$rel" --buildtype=release -Dtests=disabled
 	else
