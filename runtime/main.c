@@ -140,6 +140,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "stratad: must run as root\n");
 		return ST_EXIT_PERM;
 	}
+	/* a daemon keeps none of its starter's files: an inherited lock or
+	 * pipe held open for the daemon's lifetime blocks whoever waits on it
+	 * (`flock LOCK stratad --daemon` never released LOCK) */
+	if (daemon_mode)
+		close_range(3, ~0U, 0);
 	/* a handful of fds per running container (pidfd, console pty, log) */
 	{
 		struct rlimit rl;

@@ -9,6 +9,7 @@
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,7 +154,20 @@ Test(daemon, daemon_mode_with_pidfile)
 	cr_assert_geq(asprintf(&pidfile, "%s/stratad.pid", du.tmp), 0);
 	const char *argv[] = { STRATAD_PATH, "--config", du.conf, "--daemon",
 			       "--pidfile",  pidfile,	 NULL };
+	/* a pipe's write end the starter leaves open (as `flock LOCK stratad
+	 * --daemon` leaves its lock): the detached daemon must not keep it */
+	int inherited[2];
+	cr_assert_eq(pipe(inherited), 0);
 	cr_assert_eq(tu_run(argv, NULL), 0, "stratad --daemon failed");
+	close(inherited[1]);
+	{
+		struct pollfd pfd = { .fd = inherited[0], .events = POLLIN };
+		char c;
+
+		cr_assert_eq(poll(&pfd, 1, 2000), 1, "the detached daemon holds an inherited fd");
+		cr_assert_eq(read(inherited[0], &c, 1), 0, "no EOF on the inherited pipe");
+		close(inherited[0]);
+	}
 	text = tu_read_file(pidfile);
 	cr_assert_not_null(text, "no pid file");
 	pid = atoi(text);
