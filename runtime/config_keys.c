@@ -325,7 +325,7 @@ const struct ct_key ct_keys[CT_KEY_COUNT] = {
 	[CT_HOSTNAME] = { "HOSTNAME", NOALIAS, CT_KIND_STR, .validate = ct_validate_hostname,
 			  .apply = CT_APPLY_NET, .list_name = "hostname",
 			  .help = "the container's hostname, also in its /etc/hostname and "
-				  "/etc/hosts" },
+				  "/etc/hosts; unset: the CTID, files left as they are" },
 	[CT_ONBOOT] = { "ONBOOT", NOALIAS, CT_KIND_BOOL, .apply = CT_APPLY_NONE,
 			.list_name = "onboot", .help = "start when stratad starts (yes|no)" },
 	[CT_BOOTORDER] = { "BOOTORDER", NOALIAS, CT_KIND_UINT, .min = 0, .max = U32MAX,

@@ -532,9 +532,13 @@ int ct_start_run(struct daemon *d, struct ct *ct, struct ksal_spawned *sp, struc
 	daemon_lock(d);
 	ct->init_kind = kind;
 	daemon_unlock(d);
-	hostname = ct_config_str(ct->conf, CT_HOSTNAME) && *ct_config_str(ct->conf, CT_HOSTNAME)
-			   ? strdup(ct_config_str(ct->conf, CT_HOSTNAME))
-			   : NULL;
+	/* without HOSTNAME the container is called by its CTID, as LXC names
+	 * a container's host after it: a new UTS namespace starts with a copy
+	 * of the host's name, which is not the container's to know */
+	hostname =
+		strdup(ct_config_str(ct->conf, CT_HOSTNAME) && *ct_config_str(ct->conf, CT_HOSTNAME)
+			       ? ct_config_str(ct->conf, CT_HOSTNAME)
+			       : ct->ctid);
 	map = (struct ksal_idmap){ 0, ct->id_base, CT_ID_RANGE_SIZE };
 	cfg.rootfs = ct->root;
 	cfg.hostname = hostname;

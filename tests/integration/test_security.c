@@ -224,6 +224,14 @@ Test(security, host_is_invisible_and_proc_is_masked)
 	cr_assert_null(strstr(ps, "stratad"), "the host's daemon is visible: %s", ps);
 	n = sh("9900", "ls /proc | grep -c '^[0-9]'", NULL);
 	cr_assert_leq(atoi(n), 5, "%d processes visible inside:\n%s", atoi(n), ps);
+	/* no HOSTNAME: the container is called 9900, not by the host's name */
+	{
+		_cleanup_free_ char *hn = sh("9900", "hostname", NULL);
+		char host[256] = "";
+
+		cr_assert_eq(gethostname(host, sizeof(host) - 1), 0);
+		cr_assert_str_eq(hn, "9900\n", "hostname inside: %s (the host is `%s`)", hn, host);
+	}
 	self = sh("9900", "cat /proc/1/comm; readlink /proc/self/ns/pid", NULL);
 	{
 		char hostns[64] = "";
