@@ -130,7 +130,8 @@ int ksal_cgroup_pids(struct ksal_cgroup *cg, pid_t **pids, size_t *n, struct st_
 bool ksal_cgroup_is_empty(struct ksal_cgroup *cg);
 int ksal_cgroup_freeze(struct ksal_cgroup *cg, bool frozen, struct st_error **err);
 /* SIGKILL every task (cgroup.kill on v2; freeze, kill, thaw on v1) and wait
- * until the cgroup is empty or timeout_ms passes. */
+ * until the cgroup is empty or timeout_ms passes; an empty cgroup returns at
+ * once, after one read. */
 int ksal_cgroup_kill_all(struct ksal_cgroup *cg, int timeout_ms, struct st_error **err);
 /* Remove the cgroup (and any child cgroups the container made) everywhere. */
 int ksal_cgroup_destroy(struct ksal_cgroup *cg, struct st_error **err);

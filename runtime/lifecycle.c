@@ -680,9 +680,12 @@ void ct_on_stop_timeout(struct daemon *d, struct ct *ct)
 	if (!ct->fast)
 		st_info("stop %s: no halt after %" PRIu64 " s, killing every task", ct->ctid,
 			ct_config_uint(ct->conf, CT_STOP_TIMEOUT, 120));
-	/* the init's death ends the pid namespace; the pidfd then fires */
+	/* The init's death ends the pid namespace: the kernel kills every
+	 * other task in it before the pidfd fires, and ct_cleanup_after_exit
+	 * then sweeps the cgroup for anything that joined it from outside.
+	 * A frozen cgroup would hold the SIGKILL back: thaw it. */
 	pidfd_send_signal(ct->init_w.fd, SIGKILL, NULL, 0);
-	if (ct->cg && ksal_cgroup_kill_all(ct->cg, 5000, &err) < 0)
+	if (ct->cg && ksal_cgroup_freeze(ct->cg, false, &err) < 0)
 		st_warn("stop %s: %s", ct->ctid, err->msg);
 	(void)d;
 }
