@@ -11,8 +11,9 @@
 #    private mount namespace that hides the cgroup2 mount (bench/lib.sh,
 #    bench_crun_works), entered with `nsenter` for each run; that wrapper's
 #    own cost is measured alone (`nsenter -t PID -m /bin/true`).
-# 2. lifecycle: create, start, stop, destroy of a container, against the
-#    peers' whole run of /bin/true.
+# 2. lifecycle: create, start, stop, destroy of a container (four strata
+#    commands from one /bin/sh script), against the peers' whole run of
+#    /bin/true; back to back, and again with 0.2 s of idle before each run.
 # 3. exec: `strata exec2 CT true` against `nsenter`, `lxc-attach`,
 #    `runc exec` and `crun exec` (each into a running container of its own).
 set -euo pipefail
@@ -78,8 +79,16 @@ $STRATA stop --fast 102 >/dev/null
 $STRATA destroy 102 >/dev/null
 SH
 chmod +x "$BENCH_DIR/lifecycle"
+echo "-- back to back --"
 bench_hyperfine lifecycle -r "$RUNS" -w 3 -n "strata create+start+stop+destroy" "$BENCH_DIR/lifecycle" \
 	"${peers[@]}"
+# the same 0.2 s of idle before every run of every command, as the start
+# row has: a container is mostly run by a user on a quiet host, and a run
+# right behind another finds the kernel's cgroup attach lock still in the
+# writer mode the previous one left it in (bench/README.md)
+echo "-- after ${START_PAUSE:-0.2} s idle --"
+bench_hyperfine lifecycle-idle -r "$RUNS" -w 3 --prepare "sleep ${START_PAUSE:-0.2}" \
+	-n "strata create+start+stop+destroy" "$BENCH_DIR/lifecycle" "${peers[@]}"
 
 echo "== exec into a running container =="
 $STRATA start 101 >/dev/null
