@@ -160,6 +160,11 @@ Test(daemon, daemon_mode_with_pidfile)
 	cr_assert_eq(pipe(inherited), 0);
 	cr_assert_eq(tu_run(argv, NULL), 0, "stratad --daemon failed");
 	close(inherited[1]);
+	text = tu_read_file(pidfile);
+	cr_assert_not_null(text, "no pid file");
+	pid = atoi(text);
+	cr_assert_gt(pid, 1);
+	du.pid = pid; /* .fini kills it should an assertion below fail */
 	{
 		struct pollfd pfd = { .fd = inherited[0], .events = POLLIN };
 		char c;
@@ -168,16 +173,13 @@ Test(daemon, daemon_mode_with_pidfile)
 		cr_assert_eq(read(inherited[0], &c, 1), 0, "no EOF on the inherited pipe");
 		close(inherited[0]);
 	}
-	text = tu_read_file(pidfile);
-	cr_assert_not_null(text, "no pid file");
-	pid = atoi(text);
-	cr_assert_gt(pid, 1);
 	cr_assert_eq(du_call("ping", NULL, NULL, NULL, NULL), 0,
 		     "the detached daemon does not answer");
 	kill(pid, SIGTERM);
 	for (int i = 0; i < 500 && kill(pid, 0) == 0; i++)
 		usleep(10000);
 	cr_assert(kill(pid, 0) < 0, "stratad --daemon did not exit on SIGTERM");
+	du.pid = -1;
 	cr_assert(access(pidfile, F_OK) < 0, "pid file left");
 	_cleanup_free_ char *logp = NULL, *log = NULL;
 	cr_assert_geq(asprintf(&logp, "%s/stratad.log", du.tmp), 0);
