@@ -673,6 +673,20 @@ int ksal_cgroup_kill_all(struct ksal_cgroup *cg, int timeout_ms, struct st_error
 	return cg->mgr->ops->kill_all(cg, timeout_ms, err);
 }
 
+int ksal_cgroup_kill_everywhere(struct ksal_cgroup *cg, int timeout_ms, struct st_error **err)
+{
+	for (size_t i = 0; i < cg->mgr->nhier; i++) {
+		int r;
+
+		if (!cg->path[i] || cg->mgr->fake || ksal_cg_fd(cg, i) < 0)
+			continue;
+		r = cg_kill_loop(cg, (int)i, "cgroup.procs", timeout_ms, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int ksal_cgroup_destroy(struct ksal_cgroup *cg, struct st_error **err)
 {
 	int ret = 0;

@@ -133,7 +133,13 @@ int ksal_cgroup_freeze(struct ksal_cgroup *cg, bool frozen, struct st_error **er
  * until the cgroup is empty or timeout_ms passes; an empty cgroup returns at
  * once, after one read. */
 int ksal_cgroup_kill_all(struct ksal_cgroup *cg, int timeout_ms, struct st_error **err);
-/* Remove the cgroup (and any child cgroups the container made) everywhere. */
+/* SIGKILL the tasks in the cgroup of every hierarchy, not only the one
+ * kill_all reads (host root can put a task into one hierarchy alone), and
+ * wait until each is empty or timeout_ms passes. */
+int ksal_cgroup_kill_everywhere(struct ksal_cgroup *cg, int timeout_ms, struct st_error **err);
+/* Remove the cgroup (and any child cgroups the container made) everywhere;
+ * a cgroup with tasks is an error (ST_EXIT_DESTROYFAIL, EBUSY), nothing is
+ * killed. */
 int ksal_cgroup_destroy(struct ksal_cgroup *cg, struct st_error **err);
 /* Path of the cgroup in one controller's hierarchy (for state files/CRIU). */
 const char *ksal_cgroup_path(struct ksal_cgroup *cg, const char *controller);

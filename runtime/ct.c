@@ -299,7 +299,15 @@ void ct_cleanup_after_exit(struct daemon *d, struct ct *ct)
 			st_warn("stop %s: %s", ct->ctid, err->msg);
 			st_error_freep(&err);
 		}
-		if (ksal_cgroup_destroy(ct->cg, &err) < 0) {
+		if (ksal_cgroup_destroy(ct->cg, &err) < 0 && err->errnum == EBUSY) {
+			/* a task in another hierarchy than the one kill_all
+			 * swept: kill it wherever it is, then remove again */
+			st_info("stop %s: %s; killing every task left", ct->ctid, err->msg);
+			st_error_freep(&err);
+			if (ksal_cgroup_kill_everywhere(ct->cg, 2000, &err) == 0)
+				ksal_cgroup_destroy(ct->cg, &err);
+		}
+		if (err) {
 			st_warn("stop %s: %s", ct->ctid, err->msg);
 			st_error_freep(&err);
 		}

@@ -275,7 +275,8 @@ Test(daemon_stop, stop_of_a_frozen_container_kills_after_its_timeout)
 
 /* Move pid into ctid's cgroup in every hierarchy that has one, the cgroup2
  * one included; how many. */
-static int join_cgroups(const char *ctid, pid_t pid, bool *in_freezer)
+/* Put pid into ctid's cgroup in every hierarchy, or in `only` alone. */
+static int join_cgroups(const char *ctid, pid_t pid, const char *only, bool *in_freezer)
 {
 	_cleanup_closedir_ DIR *d = opendir(CGROOT);
 	struct dirent *de;
@@ -287,7 +288,8 @@ static int join_cgroups(const char *ctid, pid_t pid, bool *in_freezer)
 	while ((de = readdir(d))) {
 		_cleanup_free_ char *procs = NULL;
 
-		if (de->d_name[0] == '.' || de->d_type != DT_DIR)
+		if (de->d_name[0] == '.' || de->d_type != DT_DIR ||
+		    (only && strcmp(de->d_name, only) != 0))
 			continue;
 		procs = cg_path(de->d_name, ctid, "cgroup.procs");
 		if (access(procs, F_OK) < 0)
@@ -300,9 +302,11 @@ static int join_cgroups(const char *ctid, pid_t pid, bool *in_freezer)
 	return joined;
 }
 
-Test(daemon_stop, host_process_in_its_cgroups_is_killed)
+/* A host process, forked here, joins ctid's cgroups from outside its pid
+ * namespace (in every hierarchy, or in `only`): the stop kills it. */
+static void host_process_dies_at_stop(const char *ctid, const char *only)
 {
-	pid_t init = create_start("9803", NULL), w = 0;
+	pid_t init = create_start(ctid, NULL), w = 0;
 	int joined, st = 0;
 	bool in_freezer = false;
 
@@ -316,24 +320,38 @@ Test(daemon_stop, host_process_in_its_cgroups_is_killed)
 			pause();
 	}
 	/* from outside the container's pid namespace */
-	joined = join_cgroups("9803", host_child, &in_freezer);
-	cr_assert_gt(joined, 0, "no cgroup of 9803 to join under " CGROOT);
-	cr_assert(in_freezer || access(CGROOT "/freezer", F_OK) < 0,
-		  "9803 has no freezer cgroup to join");
-	fprintf(stderr, "daemon_stop: host child %d joined 9803's cgroup in %d hierarchies\n",
-		(int)host_child, joined);
+	joined = join_cgroups(ctid, host_child, only, &in_freezer);
+	cr_assert_gt(joined, 0, "no cgroup of %s to join under " CGROOT, ctid);
+	cr_assert(only || in_freezer || access(CGROOT "/freezer", F_OK) < 0,
+		  "%s has no freezer cgroup to join", ctid);
+	fprintf(stderr, "daemon_stop: host child %d joined %s's cgroup in %d hierarchies\n",
+		(int)host_child, ctid, joined);
 
-	timed_stop("9803", true);
+	timed_stop(ctid, true);
 	for (int i = 0; i < 500 && w == 0; i++) {
 		w = waitpid(host_child, &st, WNOHANG);
 		if (w == 0)
 			usleep(10000);
 	}
-	cr_assert_eq(w, host_child, "the host process in 9803's cgroups survived its stop");
+	cr_assert_eq(w, host_child, "the host process in %s's cgroups survived its stop", ctid);
 	host_child = -1;
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
-		  "the host process in 9803's cgroups ended with status %#x, not SIGKILL", st);
-	assert_all_gone("9803", init);
+		  "the host process in %s's cgroups ended with status %#x, not SIGKILL", ctid, st);
+	assert_all_gone(ctid, init);
+}
+
+Test(daemon_stop, host_process_in_its_cgroups_is_killed)
+{
+	host_process_dies_at_stop("9803", NULL);
+}
+
+/* The sweep reads one hierarchy; a task in another one alone (host root
+ * can do that) is found when that cgroup will not go, and killed there. */
+Test(daemon_stop, host_process_in_its_memory_cgroup_alone_is_killed)
+{
+	if (access(CGROOT "/memory", F_OK) < 0)
+		skip_test("no cgroup v1 memory hierarchy here");
+	host_process_dies_at_stop("9806", "memory");
 }
 
 /* Two background sleeps next to the init: their host pids and pidfds. */
