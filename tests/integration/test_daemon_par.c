@@ -25,16 +25,9 @@
 
 #include "ksal/cleanup.h"
 #include "tests/helpers/daemonutil.h"
+#include "tests/integration/test_daemon_util.h"
 
 static const char *frozen_ct; /* thawed by the fini, whatever happened */
-
-static double now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 static char *freezer_path(const char *ctid, const char *file)
 {
@@ -44,15 +37,6 @@ static char *freezer_path(const char *ctid, const char *file)
 			       file ? "/" : "", file ? file : ""),
 		      0);
 	return p;
-}
-
-static void write_file(const char *path, const char *s)
-{
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
-
-	cr_assert_geq(fd, 0, "open `%s`: %s", path, strerror(errno));
-	cr_assert_eq(write(fd, s, strlen(s)), (ssize_t)strlen(s), "write `%s`: %s", path,
-		     strerror(errno));
 }
 
 /* The container's freezer cgroup, made and frozen before its start. */
@@ -70,21 +54,8 @@ static void freeze_ahead(const char *ctid)
 	cr_assert(mkdir(sub, 0755) == 0 || errno == EEXIST, "mkdir `%s`: %s", sub, strerror(errno));
 	cr_assert(mkdir(dir, 0755) == 0 || errno == EEXIST, "mkdir `%s`: %s", dir, strerror(errno));
 	frozen_ct = ctid;
-	write_file(state, "FROZEN");
-	/* a frozen task dies of nothing, and a test killed by its timeout runs
-	 * no fini: thawed after 20 s whatever happens to the test */
-	if (fork() == 0) {
-		int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-		for (int i = 0; i < 3; i++)
-			dup2(fd, i);
-		close_range(3, ~0U, 0);
-		sleep(20);
-		fd = open(state, O_WRONLY | O_CLOEXEC);
-		if (fd >= 0)
-			(void)!write(fd, "THAWED", 6);
-		_exit(0);
-	}
+	write_or_fail(state, "FROZEN");
+	thaw_later(state, 20);
 }
 
 static void thaw(const char *ctid)

@@ -122,15 +122,6 @@ static char *cgroup_left(const char *ctid)
 	return NULL;
 }
 
-static void write_file(const char *path, const char *s)
-{
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
-
-	cr_assert_geq(fd, 0, "open `%s`: %s", path, strerror(errno));
-	cr_assert_eq(write(fd, s, strlen(s)), (ssize_t)strlen(s), "write `%s`: %s", path,
-		     strerror(errno));
-}
-
 static pid_t create_start(const char *ctid, json_t *extra)
 {
 	json_t *args = json_pack("{s:s}", "ostemplate", "tiny");
@@ -159,23 +150,8 @@ static void freeze(const char *ctid)
 		skip_test("no cgroup v1 freezer here");
 	n = snprintf(frozen_state, sizeof(frozen_state), "%s", state);
 	cr_assert(n > 0 && (size_t)n < sizeof(frozen_state));
-	write_file(state, "FROZEN");
-	/* a frozen task dies of nothing, and a test killed by its timeout runs
-	 * no fini: thawed after 20 s whatever happens to the test */
-	safety_thaw = fork();
-	cr_assert_geq(safety_thaw, 0);
-	if (safety_thaw == 0) {
-		int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-		for (int i = 0; i < 3; i++)
-			dup2(fd, i);
-		close_range(3, ~0U, 0);
-		sleep(20);
-		fd = open(state, O_WRONLY | O_CLOEXEC);
-		if (fd >= 0)
-			(void)!write(fd, "THAWED", 6);
-		_exit(0);
-	}
+	write_or_fail(state, "FROZEN");
+	safety_thaw = thaw_later(state, 20);
 	for (int i = 0; i < 500; i++) {
 		_cleanup_free_ char *s = tu_read_file(state);
 
@@ -294,7 +270,7 @@ static int join_cgroups(const char *ctid, pid_t pid, const char *only, bool *in_
 		procs = cg_path(de->d_name, ctid, "cgroup.procs");
 		if (access(procs, F_OK) < 0)
 			continue;
-		write_file(procs, pid_s);
+		write_or_fail(procs, pid_s);
 		joined++;
 		if (!strcmp(de->d_name, "freezer"))
 			*in_freezer = true;

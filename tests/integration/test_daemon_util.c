@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What the stratad suites share: test_daemon_util.h. */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "ksal/cleanup.h"
 #include "tests/integration/test_daemon_util.h"
 
 void daemon_setup(void)
@@ -46,4 +51,33 @@ double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+void write_or_fail(const char *path, const char *s)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	cr_assert_geq(fd, 0, "open `%s`: %s", path, strerror(errno));
+	cr_assert_eq(write(fd, s, strlen(s)), (ssize_t)strlen(s), "write `%s`: %s", path,
+		     strerror(errno));
+}
+
+pid_t thaw_later(const char *freezer_state, unsigned seconds)
+{
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		for (int i = 0; i < 3; i++)
+			dup2(fd, i);
+		close_range(3, ~0U, 0);
+		sleep(seconds);
+		fd = open(freezer_state, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0)
+			(void)!write(fd, "THAWED", 6);
+		_exit(0);
+	}
+	return pid;
 }

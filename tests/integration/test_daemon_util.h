@@ -9,6 +9,7 @@
 #define STRATA_TEST_DAEMON_UTIL_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "tests/helpers/daemonutil.h"
 
@@ -34,5 +35,13 @@ bool link_exists(const char *name);
 
 /* CLOCK_MONOTONIC in seconds. */
 double now_s(void);
+
+/* Write s to path (a cgroup file); the test fails if it cannot. */
+void write_or_fail(const char *path, const char *s);
+
+/* A process that writes THAWED to freezer_state after `seconds`, whatever
+ * happens to the test: a frozen task dies of nothing, and a test killed by
+ * its timeout runs no .fini. Its pid (the caller reaps it). */
+pid_t thaw_later(const char *freezer_state, unsigned seconds);
 
 #endif
