@@ -140,7 +140,8 @@ int cli_args_next(struct cli_args *a, struct cli_cmd *cmd, const struct cli_opt 
  * or a container name ([A-Za-z0-9_.-], not all digits, no '/'). */
 int cli_ctid_check(const char *verb, const char *s, char **out, struct st_error **err);
 /* A positional argument of a verb taking one CTID (or --all): the first
- * becomes *ctid through cli_ctid_check(), another is an error. */
+ * becomes *ctid through cli_ctid_check(), another is an error
+ * ("VERB CTID: unexpected argument `VAL`"). */
 int cli_arg_ctid(const char *verb, const char *val, char **ctid, struct st_error **err);
 /* Exactly one of a CTID and --all, or "<verb>: give a CTID or --all (<usage>)". */
 int cli_ctid_or_all(const char *verb, const char *ctid, bool all, const char *usage,

@@ -70,11 +70,7 @@ static int create_parse(struct cli_cmd *cmd, int argc, char **argv, struct st_er
 	cli_args_init(&a, "create", argc, argv);
 	while ((r = cli_args_next(&a, cmd, create_opts, &o, &val, err)) > 0) {
 		if (r == CLI_ARG_POS) {
-			if (ctid)
-				return st_error_setx(err, ST_EXIT_BADARG, 0,
-						     "create %s: unexpected argument `%s`", ctid,
-						     val);
-			r = cli_ctid_check("create", val, &ctid, err);
+			r = cli_arg_ctid("create", val, &ctid, err);
 			if (r < 0)
 				return r;
 			continue;

@@ -187,10 +187,7 @@ static int enter_parse(struct cli_cmd *cmd, int argc, char **argv, struct st_err
 			line = l;
 			continue;
 		}
-		if (ctid)
-			return st_error_setx(err, ST_EXIT_BADARG, 0,
-					     "%s %s: unexpected argument `%s`", verb, ctid, val);
-		r = cli_ctid_check(verb, val, &ctid, err);
+		r = cli_arg_ctid(verb, val, &ctid, err);
 		if (r < 0)
 			return r;
 	}

@@ -29,10 +29,7 @@ static int set_parse(struct cli_cmd *cmd, int argc, char **argv, struct st_error
 	cli_args_init(&a, "set", argc, argv);
 	while ((r = cli_args_next(&a, cmd, set_opts, &o, &val, err)) > 0) {
 		if (r == CLI_ARG_POS) {
-			if (ctid)
-				return st_error_setx(err, ST_EXIT_BADARG, 0,
-						     "set %s: unexpected argument `%s`", ctid, val);
-			r = cli_ctid_check("set", val, &ctid, err);
+			r = cli_arg_ctid("set", val, &ctid, err);
 			if (r < 0)
 				return r;
 			continue;

@@ -280,8 +280,8 @@ int cli_ctid_check(const char *verb, const char *s, char **out, struct st_error 
 int cli_arg_ctid(const char *verb, const char *val, char **ctid, struct st_error **err)
 {
 	if (*ctid)
-		return st_error_setx(err, ST_EXIT_BADARG, 0, "%s: unexpected argument `%s`", verb,
-				     val);
+		return st_error_setx(err, ST_EXIT_BADARG, 0, "%s %s: unexpected argument `%s`",
+				     verb, *ctid, val);
 	return cli_ctid_check(verb, val, ctid, err);
 }
 
@@ -339,10 +339,7 @@ int cli_parse_ctid_flags(struct cli_cmd *cmd, int argc, char **argv, struct st_e
 				return st_error_set(err, ENOMEM, "%s", verb);
 			continue;
 		}
-		if (ctid)
-			return st_error_setx(err, ST_EXIT_BADARG, 0,
-					     "%s %s: unexpected argument `%s`", verb, ctid, val);
-		r = cli_ctid_check(verb, val, &ctid, err);
+		r = cli_arg_ctid(verb, val, &ctid, err);
 		if (r < 0)
 			return r;
 	}
