@@ -47,6 +47,48 @@ static pid_t strata_on_pty(const char *verb, int *master)
 	return pid;
 }
 
+/* Read the terminal into buf while the strata on it runs (10 s at most),
+ * then what is left on it; closes master. *status: how strata ended; false
+ * if it had not by then (it is killed and reaped). */
+static bool pty_until_exit(int master, pid_t pid, int *status, char *buf, size_t size, size_t *got)
+{
+	bool exited = false;
+
+	for (int i = 0; i < 100 && !exited; i++) {
+		struct pollfd p = { .fd = master, .events = POLLIN };
+		ssize_t n = -1;
+
+		if (waitpid(pid, status, WNOHANG) == pid) {
+			exited = true;
+			break;
+		}
+		if (*got < size - 1 && poll(&p, 1, 100) > 0)
+			n = read(master, buf + *got, size - 1 - *got);
+		if (n > 0)
+			*got += (size_t)n;
+		else
+			usleep(100000); /* EIO once the terminal's last user left */
+	}
+	for (;;) { /* what is left on the terminal */
+		struct pollfd p = { .fd = master, .events = POLLIN };
+		ssize_t n;
+
+		if (*got >= size - 1 || poll(&p, 1, 50) <= 0)
+			break;
+		n = read(master, buf + *got, size - 1 - *got);
+		if (n <= 0)
+			break;
+		*got += (size_t)n;
+	}
+	buf[*got] = '\0';
+	close(master);
+	if (!exited) {
+		kill(pid, SIGKILL);
+		waitpid(pid, status, 0);
+	}
+	return exited;
+}
+
 TestSuite(cli_e2e, .init = setup, .fini = teardown, .timeout = 180);
 
 /* strata console on a real terminal: raw mode, Esc . detaches, exit 0. */
@@ -74,29 +116,8 @@ Test(cli_e2e, console_detach)
 	buf[got] = '\0';
 	cr_assert_not_null(strstr(buf, "Attached to the console of CT " CT), "%s", buf);
 	cr_assert_eq(write(master, "\033.", 2), 2);
-	for (int i = 0; i < 100; i++) {
-		struct pollfd p = { .fd = master, .events = POLLIN };
-
-		if (waitpid(pid, &status, WNOHANG) == pid) {
-			pid = -1;
-			break;
-		}
-		ssize_t n = -1;
-
-		if (poll(&p, 1, 100) > 0)
-			n = read(master, buf + got, sizeof(buf) - 1 - got);
-		if (n > 0)
-			got += (size_t)n;
-		else
-			usleep(100000); /* EIO once the terminal's last user left */
-	}
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		close(master);
-		cr_assert_fail("strata console did not detach on Esc .");
-	}
-	close(master);
+	cr_assert(pty_until_exit(master, pid, &status, buf, sizeof(buf), &got),
+		  "strata console did not detach on Esc .");
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
 	/* the container keeps running */
 	_cleanup_free_ char *out = NULL, *err = NULL;
@@ -126,39 +147,8 @@ Test(cli_e2e, enter_shell_exit_code)
 		usleep(300000);
 		cr_assert_eq(write(master, keys[k], strlen(keys[k])), (ssize_t)strlen(keys[k]));
 	}
-	for (int i = 0; i < 100; i++) {
-		struct pollfd p = { .fd = master, .events = POLLIN };
-		ssize_t n = -1;
-
-		if (waitpid(pid, &status, WNOHANG) == pid) {
-			pid = -1;
-			break;
-		}
-		if (poll(&p, 1, 100) > 0)
-			n = read(master, buf + got, sizeof(buf) - 1 - got);
-		if (n > 0)
-			got += (size_t)n;
-		else
-			usleep(100000);
-	}
-	for (;;) { /* what is left on the terminal */
-		struct pollfd p = { .fd = master, .events = POLLIN };
-		ssize_t n = -1;
-
-		if (got >= sizeof(buf) - 1 || poll(&p, 1, 50) <= 0)
-			break;
-		n = read(master, buf + got, sizeof(buf) - 1 - got);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	close(master);
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		cr_assert_fail("strata enter did not end after `exit 5`:\n%s", buf);
-	}
+	cr_assert(pty_until_exit(master, pid, &status, buf, sizeof(buf), &got),
+		  "strata enter did not end after `exit 5`:\n%s", buf);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 5, "status %d:\n%s", status, buf);
 	cr_assert_not_null(strstr(buf, "stcli-host"), "%s", buf);
 	/* typed once (echo), printed once by cat */
@@ -243,28 +233,7 @@ Test(cli_e2e, enter_from_a_pipe_bash_first_own_pty)
 	usleep(400000);
 	cr_assert_eq(ioctl(master, TIOCSWINSZ, &(struct winsize){ .ws_row = 33, .ws_col = 111 }),
 		     0);
-	for (int i = 0; i < 100 && got < sizeof(buf) - 1; i++) {
-		struct pollfd p = { .fd = master, .events = POLLIN };
-		ssize_t n;
-
-		if (poll(&p, 1, 100) <= 0) {
-			if (waitpid(pid, &status, WNOHANG) == pid) {
-				pid = -1;
-				break;
-			}
-			continue;
-		}
-		n = read(master, buf + got, sizeof(buf) - 1 - got);
-		if (n <= 0)
-			continue;
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	close(master);
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-	}
+	pty_until_exit(master, pid, &status, buf, sizeof(buf), &got);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 3, "status %d: %s", status, buf);
 	cr_assert_not_null(strstr(buf, "I-AM-BASH -l"), "%s", buf);
 	cr_assert_not_null(strstr(buf, "entered into CT " CT), "%s", buf);
