@@ -464,8 +464,11 @@ static int spawn_trees_open(const struct ksal_spawn_cfg *cfg, struct spawn_trees
 	for (size_t i = 0; i < cfg->n_binds; i++) {
 		snprintf(what, sizeof(what), "`%s` (bind on `%s`)", cfg->binds[i].source,
 			 cfg->binds[i].target);
-		st->t.binds[i] =
-			clone_tree(AT_FDCWD, cfg->binds[i].source, AT_RECURSIVE, what, err);
+		st->t.binds[i] = cfg->binds[i].use_fd
+					 ? clone_tree(cfg->binds[i].source_fd, "",
+						      AT_RECURSIVE | AT_EMPTY_PATH, what, err)
+					 : clone_tree(AT_FDCWD, cfg->binds[i].source, AT_RECURSIVE,
+						      what, err);
 		if (st->t.binds[i] < 0)
 			return -1;
 	}

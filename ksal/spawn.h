@@ -46,6 +46,11 @@ struct ksal_bind {
 	const char *target; /* path inside the container's root */
 	bool readonly;
 	bool create_file; /* create target as a file (else a directory) if missing */
+	/* with use_fd: source_fd (O_PATH is enough, the caller's) is what
+	 * the locked path clones, with no walk of source; a FUSE source
+	 * (lxcfs) answers each component's lookup from its server */
+	bool use_fd;
+	int source_fd;
 };
 
 struct ksal_rlimit {

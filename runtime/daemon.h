@@ -271,8 +271,10 @@ void daemon_loop_unlock(struct daemon *d);
 void view_start(struct daemon *d);
 void view_on_exit(struct daemon *d);
 void view_stop(struct daemon *d);
-/* The read-only binds of the view for a start (malloc'd, may be NULL/0). */
+/* The read-only binds of the view for a start (may be NULL/0), with fds of
+ * their sources: the caller's, under the daemon lock; view_binds_free. */
 int view_binds(struct daemon *d, struct ksal_bind **binds, size_t *n);
+void view_binds_free(struct ksal_bind *binds, size_t n);
 
 /* layers.c: template layers stay mounted once used (DESIGN: once per host) */
 void layer_hold(struct daemon *d, const char *layer_dir, const char *image);

@@ -475,14 +475,24 @@ int ct_start_check(struct daemon *d, struct ct *ct, struct st_error **err)
 	return 0;
 }
 
+struct view_set {
+	struct ksal_bind *b;
+	size_t n;
+};
+
+static void view_freep(struct view_set *v)
+{
+	view_binds_free(v->b, v->n);
+}
+
 int ct_start_run(struct daemon *d, struct ct *ct, struct ksal_spawned *sp, struct st_error **err)
 {
 	_cleanup_free_ char *hostname = NULL;
 	struct hook_data hd = { d, ct, false };
 	_cleanup_cgroup_join_ struct ksal_cgroup_join join = { .clone_fd = -EBADF };
 	struct ksal_idmap map;
-	_cleanup_free_ struct ksal_bind *view = NULL, *binds = NULL;
-	size_t n_view = 0;
+	_cleanup_(view_freep) struct view_set view = { 0 };
+	_cleanup_free_ struct ksal_bind *binds = NULL;
 	_cleanup_close_ int slave = -EBADF;
 	char *argv[] = { "/sbin/init", NULL };
 	char *envp[] = { "container=strata",
@@ -503,19 +513,19 @@ int ct_start_run(struct daemon *d, struct ct *ct, struct ksal_spawned *sp, struc
 	ct->halt_sig = halt_sig;
 	r = ct_console_open(d, ct, &slave, err);
 	if (r == 0)
-		view_binds(d, &view, &n_view);
+		view_binds(d, &view.b, &view.n);
 	daemon_unlock(d);
 	if (r < 0)
 		return -1;
 
 	/* 5-7. the init; the view from inside */
-	binds = calloc(n_view + 1, sizeof(*binds));
+	binds = calloc(view.n + 1, sizeof(*binds));
 	if (!binds)
 		return st_error_set(err, ENOMEM, "binds");
-	if (n_view)
-		memcpy(binds, view, n_view * sizeof(*binds));
+	if (view.n)
+		memcpy(binds, view.b, view.n * sizeof(*binds));
 	cfg.binds = binds;
-	cfg.n_binds = n_view;
+	cfg.n_binds = view.n;
 	if (ct->has_init) {
 		kind = detect_init(ct->root);
 	} else {

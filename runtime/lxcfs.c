@@ -45,6 +45,10 @@ struct lxcfs {
 	char *bin;
 	char *src[N_VIEW];    /* <mnt>/<view_files[i]> */
 	char *target[N_VIEW]; /* /<view_files[i]> */
+	/* O_PATH fds of the files served, cloned at a start with no path walk:
+	 * each lookup on the FUSE mount is a round trip to lxcfs (0.6 ms of a
+	 * 4 ms start for the eight) */
+	int fd[N_VIEW];
 	/* the binds for the files this instance serves: scanned once when it
 	 * is started, adopted or restarted (the set does not change while it
 	 * runs), copied out by lxcfs_binds */
@@ -166,6 +170,7 @@ void lxcfs_free(struct lxcfs *l)
 		return;
 	closep(&l->pidfd);
 	for (size_t i = 0; i < N_VIEW; i++) {
+		closep(&l->fd[i]);
 		free(l->src[i]);
 		free(l->target[i]);
 	}
@@ -361,19 +366,25 @@ static int scan_binds(struct lxcfs *l, struct st_error **err)
 	size_t cnt = 0;
 
 	l->nbind = 0;
+	for (size_t i = 0; i < N_VIEW; i++)
+		closep(&l->fd[i]); /* a restarted lxcfs: the old mount's */
 	for (size_t i = 0; i < N_VIEW; i++) {
-		struct stat st;
+		l->fd[i] = open(l->src[i], O_PATH | O_CLOEXEC);
+		if (l->fd[i] < 0) {
+			int e = errno;
 
-		if (stat(l->src[i], &st) < 0) {
-			if (errno == ENOENT)
+			l->fd[i] = -EBADF;
+			if (e == ENOENT)
 				continue; /* not provided by this lxcfs */
-			return st_error_set(err, errno, "stat `%s`", l->src[i]);
+			return st_error_set(err, e, "open `%s`", l->src[i]);
 		}
 		l->bind[cnt++] = (struct ksal_bind){
 			.source = l->src[i],
 			.target = l->target[i],
 			.readonly = true,
 			.create_file = true,
+			.use_fd = true,
+			.source_fd = l->fd[i],
 		};
 	}
 	l->nbind = cnt;
@@ -447,6 +458,8 @@ int lxcfs_start(const char *mountpoint, struct lxcfs **out, struct st_error **er
 	if (!l)
 		return st_error_set(err, ENOMEM, "start lxcfs");
 	l->pidfd = -EBADF;
+	for (size_t i = 0; i < N_VIEW; i++)
+		l->fd[i] = -EBADF;
 	l->mnt = strdup(mountpoint);
 	if (!l->mnt)
 		return st_error_set(err, ENOMEM, "start lxcfs");
@@ -527,9 +540,22 @@ int lxcfs_binds(const struct lxcfs *l, struct ksal_bind **binds, size_t *n, stru
 	if (!b)
 		return st_error_set(err, ENOMEM, "list lxcfs binds");
 	memcpy(b, l->bind, l->nbind * sizeof(*b));
+	for (size_t i = 0; i < l->nbind; i++) {
+		/* the caller's copy: a restart of lxcfs closes l's */
+		b[i].source_fd = fcntl(l->bind[i].source_fd, F_DUPFD_CLOEXEC, 3);
+		b[i].use_fd = b[i].source_fd >= 0; /* else: the path */
+	}
 	*binds = b;
 	*n = l->nbind;
 	return 0;
+}
+
+void lxcfs_binds_free(struct ksal_bind *binds, size_t n)
+{
+	for (size_t i = 0; binds && i < n; i++)
+		if (binds[i].use_fd)
+			close(binds[i].source_fd);
+	free(binds);
 }
 
 struct rebind_fail {

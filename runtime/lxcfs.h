@@ -73,11 +73,14 @@ int lxcfs_restart(struct lxcfs *l, struct st_error **err);
  * and the same for cpuinfo, stat, uptime, loadavg, swaps, diskstats, and
  * <mnt>/sys/devices/system/cpu/online. Only files lxcfs provides are
  * listed: which ones is found once per lxcfs instance (lxcfs_start,
- * lxcfs_restart; a stat error other than ENOENT fails those), so this makes
- * no system call. *binds is malloc'd (free() it); its strings belong to l
- * and stay valid until lxcfs_stop.
+ * lxcfs_restart; an open error other than ENOENT fails those), and each
+ * comes with an O_PATH fd of its source (use_fd) that the locked spawn
+ * clones without a walk of the FUSE mount. *binds and those fds are the
+ * caller's (lxcfs_binds_free); its strings belong to l and stay valid until
+ * lxcfs_stop.
  */
 int lxcfs_binds(const struct lxcfs *l, struct ksal_bind **binds, size_t *n, struct st_error **err);
+void lxcfs_binds_free(struct ksal_bind *binds, size_t n);
 
 /*
  * Replace the view's binds inside the running container whose init is pid

@@ -107,6 +107,11 @@ int view_binds(struct daemon *d, struct ksal_bind **binds, size_t *n)
 	}
 	return 0;
 }
+
+void view_binds_free(struct ksal_bind *binds, size_t n)
+{
+	lxcfs_binds_free(binds, n);
+}
 #else
 void view_start(struct daemon *d)
 {
@@ -129,5 +134,11 @@ int view_binds(struct daemon *d, struct ksal_bind **binds, size_t *n)
 	*binds = NULL;
 	*n = 0;
 	return 0;
+}
+
+void view_binds_free(struct ksal_bind *binds, size_t n)
+{
+	(void)n;
+	free(binds);
 }
 #endif

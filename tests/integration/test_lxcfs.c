@@ -4,7 +4,9 @@
  * a process in a cgroup with 256 MiB and one CPU, with lxcfs's files bound
  * over /proc in its own mount namespace, sees 256 MiB and one CPU; killing
  * lxcfs makes those reads fail with ENOTCONN, and a restart serves new
- * readers (and old ones after lxcfs_rebind).
+ * readers (and old ones after lxcfs_rebind). The binds are made as
+ * ksal_spawn's locked path makes them: clones of the fds lxcfs_binds hands
+ * out, so a restart must hand out the new mount's.
  *
  * Objects: mountpoint /tmp/stlxc-<pid>/lxcfs, cgroup subtree
  * "stlxc-test-<pid>" in every hierarchy; .fini removes both even after a
@@ -29,6 +31,7 @@
 
 #include "ksal/cgroup.h"
 #include "ksal/error.h"
+#include "ksal/syscalls.h"
 #include "runtime/lxcfs.h"
 
 #define CGROOT "/sys/fs/cgroup"
@@ -267,7 +270,8 @@ static void read_view(struct view *v)
 }
 
 /* Runs as pid 1 of a new pid namespace; answers one view per request byte. */
-static _Noreturn void ct_main(int req, int resp, const struct ksal_bind *b, size_t n)
+static _Noreturn void ct_main(int req, int resp, const struct ksal_bind *b, size_t n,
+			      const int *tree)
 {
 	struct view v;
 	int nb = 0;
@@ -276,8 +280,11 @@ static _Noreturn void ct_main(int req, int resp, const struct ksal_bind *b, size
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		_exit(10);
 	for (size_t i = 0; i < n; i++) {
-		if (mount(b[i].source, b[i].target, NULL, MS_BIND, NULL) < 0)
+		if (!b[i].use_fd && mount(b[i].source, b[i].target, NULL, MS_BIND, NULL) < 0)
 			_exit(11);
+		if (b[i].use_fd &&
+		    move_mount(tree[i], "", AT_FDCWD, b[i].target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			_exit(14);
 		if (mount(NULL, b[i].target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
 			_exit(12);
 		nb++;
@@ -309,11 +316,20 @@ static struct ct ct_start(bool with_binds)
 	pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
+		int tree[16];
 		pid_t init;
 
 		/* in the cgroup before anything reads a view */
 		if (read(go[0], &x, 1) != 1)
 			_exit(20);
+		/* as ksal_spawn's locked path: clones of the fds, made in the
+		 * fds' own mount namespace, with no walk of the FUSE mount */
+		for (size_t i = 0; i < n && i < 16; i++)
+			if (b[i].use_fd &&
+			    (tree[i] = open_tree(b[i].source_fd, "",
+						 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+							 AT_EMPTY_PATH)) < 0)
+				_exit(23);
 		/* a container's own namespaces, cgroup one included: lxcfs
 		 * reads the reader's cgroups from its own (the host's) view */
 		if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWCGROUP) < 0)
@@ -322,7 +338,7 @@ static struct ct ct_start(bool with_binds)
 		if (init < 0)
 			_exit(22);
 		if (init == 0)
-			ct_main(req[0], resp[1], b, n);
+			ct_main(req[0], resp[1], b, n, tree);
 		waitpid(init, NULL, 0);
 		_exit(0);
 	}
@@ -333,7 +349,7 @@ static struct ct ct_start(bool with_binds)
 	close(go[1]);
 	close(req[0]);
 	close(resp[1]);
-	free(b);
+	lxcfs_binds_free(b, n);
 	c.pid = pid;
 	c.req = req[1];
 	c.resp = resp[0];
@@ -376,7 +392,17 @@ Test(lxcfs, inside_sees_its_limits)
 	cr_assert_eq(lxcfs_binds(lx, &b, &n, &err), 0);
 	/* meminfo, cpuinfo, stat, uptime, loadavg, swaps, diskstats, cpu/online */
 	cr_assert_eq(n, 8, "lxcfs 5.0 provides 8 of the view's files, got %zu", n);
-	free(b);
+	for (size_t i = 0; i < n; i++) {
+		struct stat a, s;
+
+		/* each with an fd of its source, the caller's own */
+		cr_assert(b[i].use_fd, "no fd for `%s`", b[i].source);
+		cr_assert_eq(fstat(b[i].source_fd, &a), 0);
+		cr_assert_eq(stat(b[i].source, &s), 0);
+		cr_assert(a.st_dev == s.st_dev && a.st_ino == s.st_ino,
+			  "the fd for `%s` is another file", b[i].source);
+	}
+	lxcfs_binds_free(b, n);
 	make_cgroup("0");
 
 	c = ct_start(true);
