@@ -649,6 +649,8 @@ int ksal_spawn(const struct ksal_spawn_cfg *cfg, struct ksal_spawned *out, struc
 		return st_error_set(err, -r, "spawn: read the start time of pid %d", (int)child);
 	out->pid = take_pid(child);
 	out->pidfd = take_fd(pidfd);
+	if (cfg->defer_fd)
+		*cfg->defer_fd = take_fd(bns.ns);
 	return 0;
 }
 

@@ -105,6 +105,11 @@ struct ksal_spawn_cfg {
 	 * -1 each for /dev/null. Every other fd is closed in the child. */
 	int stdio[3];
 	int console_fd; /* pty slave bind-mounted on /dev/console; -1: none */
+	/* Set: on success the start's build mount namespace (locked path) is
+	 * handed over here (else -1) instead of being closed: its last close
+	 * dissolves the mounts and waits for an RCU grace period (0.3-0.5 ms),
+	 * which the caller can spend after it has answered. NULL: closed. */
+	int *defer_fd;
 
 	/* Mount /sys/fs/cgroup as systemd-nspawn does, after this host's
 	 * layout: a read-only tmpfs holding every v1 hierarchy (controllers

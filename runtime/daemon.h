@@ -198,8 +198,10 @@ int ct_do_start(struct daemon *d, struct ct *ct, struct st_error **err);
  * it start (not running, not suspended; a pending rebase applied)? */
 int ct_start_check(struct daemon *d, struct ct *ct, struct st_error **err);
 /* On a worker (or the loop): everything up to a running init, in *sp. On
- * failure the loop undoes it with ct_cleanup_after_exit(). */
-int ct_start_run(struct daemon *d, struct ct *ct, struct ksal_spawned *sp, struct st_error **err);
+ * failure the loop undoes it with ct_cleanup_after_exit(). *later: an fd
+ * (or -1) to close once the answer is on its way (ksal_spawn_cfg.defer_fd). */
+int ct_start_run(struct daemon *d, struct ct *ct, struct ksal_spawned *sp, int *later,
+		 struct st_error **err);
 /* On the loop: the init is the container's (watch, state file). */
 void ct_start_commit(struct daemon *d, struct ct *ct, const struct ksal_spawned *sp);
 /* Start ONBOOT=yes containers once per host boot. */

@@ -485,7 +485,8 @@ static void view_freep(struct view_set *v)
 	view_binds_free(v->b, v->n);
 }
 
-int ct_start_run(struct daemon *d, struct ct *ct, struct ksal_spawned *sp, struct st_error **err)
+int ct_start_run(struct daemon *d, struct ct *ct, struct ksal_spawned *sp, int *later,
+		 struct st_error **err)
 {
 	_cleanup_free_ char *hostname = NULL;
 	struct hook_data hd = { d, ct, false };
@@ -503,6 +504,7 @@ int ct_start_run(struct daemon *d, struct ct *ct, struct ksal_spawned *sp, struc
 	int r, halt_sig;
 
 	*sp = (struct ksal_spawned){ .pidfd = -EBADF };
+	*later = -EBADF;
 	if (ct_prepare_run(d, ct, err) < 0)
 		return -1;
 
@@ -572,6 +574,7 @@ int ct_start_run(struct daemon *d, struct ct *ct, struct ksal_spawned *sp, struc
 	cfg.seccomp_fd = d->seccomp_fd;
 	cfg.stdio[0] = cfg.stdio[1] = cfg.stdio[2] = slave;
 	cfg.console_fd = slave;
+	cfg.defer_fd = later;
 	/* resources area: MEMORY_MERGE (ksmd on, KSM for the init and its children) */
 	cfg.memory_merge = ct_config_bool(ct->conf, CT_MEMORY_MERGE, false);
 	cfg.unlocked_mounts = ct_config_bool(ct->conf, CT_NESTING, false);
@@ -608,11 +611,12 @@ void ct_start_commit(struct daemon *d, struct ct *ct, const struct ksal_spawned 
 
 int ct_do_start(struct daemon *d, struct ct *ct, struct st_error **err)
 {
+	_cleanup_close_ int later = -EBADF;
 	struct ksal_spawned sp;
 
 	if (ct_start_check(d, ct, err) < 0)
 		return -1;
-	if (ct_start_run(d, ct, &sp, err) < 0) {
+	if (ct_start_run(d, ct, &sp, &later, err) < 0) {
 		st_error_prefix(err, "start %s", ct->ctid);
 		ct_cleanup_after_exit(d, ct);
 		return -1;

@@ -109,6 +109,7 @@ static void *worker_main(void *arg)
 	for (;;) {
 		struct start_job *j;
 		uint64_t one = 1;
+		int later;
 
 		while (!p->queue && !p->quit && r == 0)
 			pthread_cond_wait(&p->qcond, &p->qlock);
@@ -122,13 +123,20 @@ static void *worker_main(void *arg)
 
 		j->ran = true;
 		j->next = NULL;
-		j->r = ct_start_run(p->d, j->ct, &j->sp, &j->err);
+		j->r = ct_start_run(p->d, j->ct, &j->sp, &later, &j->err);
 
 		pthread_mutex_lock(&p->qlock);
 		*p->done_tail = j;
 		p->done_tail = &j->next;
 		if (write(p->w.fd, &one, sizeof(one)) < 0)
 			st_warn("start worker: post a result: %s", strerror(errno));
+		if (later >= 0) {
+			/* the build namespace's teardown (an RCU grace period)
+			 * while the loop answers */
+			pthread_mutex_unlock(&p->qlock);
+			close(later);
+			pthread_mutex_lock(&p->qlock);
+		}
 	}
 	pthread_mutex_unlock(&p->qlock);
 	return NULL;

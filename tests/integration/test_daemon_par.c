@@ -13,6 +13,7 @@
  * Names: /tmp/strpar-XXXXXX, cgroup subtree strpar-<pid>, CTIDs 93xx.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -410,4 +411,65 @@ Test(daemon_par, a_fifo_at_etc_hostname_does_not_hold_the_start)
 	cr_assert(du_running("9342"));
 	cr_assert_eq(du_call("stop", "9342", json_pack("{s:b}", "fast", 1), NULL, &msg), 0,
 		     "stop: %s", msg);
+}
+
+/* Mount namespaces the daemon holds open (fds linked to "mnt:[...]"). */
+static int mnt_ns_fds(pid_t pid)
+{
+	char dir[64], link[64], path[384];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	cr_assert_not_null(d, "open `%s`: %s", dir, strerror(errno));
+	while ((e = readdir(d))) {
+		ssize_t len;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len > 0) {
+			link[len] = '\0';
+			n += strncmp(link, "mnt:[", 5) == 0;
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+/* Each start builds the init's mounts in a mount namespace of its own,
+ * whose teardown (an RCU grace period) the worker leaves until the answer
+ * is on its way: it must still go, start after start. (The first start
+ * makes the one base namespace they are copied from, kept for good.) */
+Test(daemon_par, starts_leave_no_build_namespace_behind)
+{
+	const char *const ids[] = { "9361", "9362", "9363" };
+	char *msg = NULL;
+	int before, after = -1;
+
+	for (size_t i = 0; i < 3; i++)
+		create(ids[i]);
+	cr_assert_eq(du_call("start", ids[0], NULL, NULL, &msg), 0, "start: %s", msg);
+	cr_assert_eq(du_call("stop", ids[0], json_pack("{s:b}", "fast", 1), NULL, &msg), 0,
+		     "stop: %s", msg);
+	usleep(100000);
+	before = mnt_ns_fds(du.pid);
+	for (int round = 0; round < 2; round++) {
+		for (size_t i = 0; i < 3; i++) {
+			cr_assert_eq(du_call("start", ids[i], NULL, NULL, &msg), 0, "start %s: %s",
+				     ids[i], msg);
+			cr_assert(du_running(ids[i]));
+		}
+		for (size_t i = 0; i < 3; i++)
+			cr_assert_eq(
+				du_call("stop", ids[i], json_pack("{s:b}", "fast", 1), NULL, &msg),
+				0, "stop %s: %s", ids[i], msg);
+	}
+	/* closed by the worker right after it posted the start: at once */
+	for (int i = 0; i < 100 && (after = mnt_ns_fds(du.pid)) > before; i++)
+		usleep(10000);
+	cr_assert_leq(after, before, "the daemon holds %d mount namespaces, %d before six starts",
+		      after, before);
+	cr_assert_leq(before, 1, "the daemon holds %d mount namespaces after one start", before);
 }
