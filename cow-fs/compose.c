@@ -406,6 +406,27 @@ int cowfs_root_decompose(const char *target, struct st_error **err)
 	return 0;
 }
 
+int cowfs_root_detach(const char *target, int *hold, struct st_error **err)
+{
+	_cleanup_close_ int fd = -EBADF;
+
+	*hold = -EBADF;
+	if (cowfs_is_mountpoint(target) != 1)
+		return st_error_setx(err, ST_EXIT_NOTMOUNTED, EINVAL,
+				     "unmount root `%s`: not mounted", target);
+	trees_release(target); /* overlayfs holds its own reference */
+	fd = open(target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return st_error_setx(err, ST_EXIT_UMOUNTFAIL, errno, "open root `%s`", target);
+	if (umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
+		return st_error_setx(err, ST_EXIT_UMOUNTFAIL, errno, "unmount root `%s`", target);
+	if (rmdir(target) < 0 && errno != ENOENT && errno != ENOTEMPTY && errno != EBUSY)
+		st_debug("remove `%s`: %m", target);
+	st_trace("detached root `%s`", target);
+	*hold = take_fd(fd);
+	return 0;
+}
+
 bool cowfs_root_is_mounted(const char *target)
 {
 	return cowfs_is_mountpoint(target) == 1;

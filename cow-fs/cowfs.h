@@ -88,6 +88,11 @@ int cowfs_root_compose(const struct cowfs_compose *c, struct st_error **err);
 /* Unmount the root (lazily only if busy) and remove the empty target dir.
  * ST_EXIT_NOTMOUNTED if it was not mounted. */
 int cowfs_root_decompose(const char *target, struct st_error **err);
+/* The same, but the unmount is only a detach: *held (an O_PATH fd of the
+ * root) keeps the overlay alive until the caller closes it, and that last
+ * close does what an unmount waits for (overlayfs syncs its upper
+ * filesystem: every dirty page of it, the host's too). */
+int cowfs_root_detach(const char *target, int *held, struct st_error **err);
 bool cowfs_root_is_mounted(const char *target);
 
 /* A user namespace fd mapping 0..count-1 to base.. (uid and gid), made in a

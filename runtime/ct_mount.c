@@ -50,6 +50,8 @@ int ct_mount_root(struct daemon *d, struct ct *ct, uint32_t id_base, struct ct_m
 	struct cowfs_compose comp = { 0 };
 
 	memset(out, 0, sizeof(*out));
+	/* the last stop's overlay over the same upper and work dirs is gone */
+	closer_wait(ct->root_ticket);
 	out->root = g_ct_root_path(d->g, ct->conf, ct->ctid);
 	if (!priv || !out->root)
 		return st_error_set(err, ENOMEM, "mount %s", ct->ctid);

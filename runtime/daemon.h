@@ -99,6 +99,8 @@ struct ct {
 	enum ct_init_kind init_kind;
 	struct ksal_cgroup *cg;
 	char *layer_dir, *image, *sha256, *root;
+	/* the last stop's root, closed by the closer: the next mount waits */
+	uint64_t root_ticket;
 	uint32_t id_base; /* 0 with PRIVILEGED */
 	bool privileged;
 	bool has_init; /* the template has /sbin/init */
@@ -268,6 +270,13 @@ void daemon_unlock(struct daemon *d);
 /* The loop gives the lock up only while it waits for events. */
 void daemon_loop_lock(struct daemon *d);
 void daemon_loop_unlock(struct daemon *d);
+
+/* closer.c: slow last closes off the loop. closer_put takes fd (closed at
+ * once where no thread can be had: ticket 0) and returns a ticket that
+ * closer_wait waits for; closer_stop closes what is queued and ends. */
+uint64_t closer_put(int fd);
+void closer_wait(uint64_t ticket);
+void closer_stop(void);
 
 /* view.c: lxcfs */
 void view_start(struct daemon *d);

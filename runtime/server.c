@@ -713,6 +713,7 @@ int daemon_run(struct daemon *d)
 void daemon_fini(struct daemon *d)
 {
 	start_pool_stop(d); /* daemon_run's already; daemon_init's failure */
+	closer_stop();	    /* stopped containers' roots gone before the layers */
 	view_stop(d);
 	if (count_running(d) == 0)
 		layer_unhold(d, NULL, 0);
