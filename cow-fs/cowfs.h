@@ -47,6 +47,13 @@ int cowfs_squashfs_check(const char *image, struct st_error **err);
 int cowfs_private_create(const char *private_dir, struct st_error **err);
 int cowfs_private_sync(const char *private_dir, struct st_error **err);
 int cowfs_private_destroy(const char *private_dir, struct st_error **err);
+/* A destroy that leaves the removal for later: a plain private area is
+ * renamed aside to *retired (<private_dir>.destroyed.<pid>.<n>, malloc'd;
+ * cowfs_rm_rf it), an image one destroyed at once (*retired NULL).
+ * ST_EXIT_NOPRIVATE if there is none. cowfs_private_is_retired: whether a
+ * name in a private directory is such a leftover. */
+int cowfs_private_retire(const char *private_dir, char **retired, struct st_error **err);
+bool cowfs_private_is_retired(const char *name);
 int cowfs_private_clone(const char *src_private, const char *dst_private, struct st_error **err);
 /*
  * Rebase support: the paths (relative, "etc/hostname") that the private

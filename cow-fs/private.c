@@ -103,6 +103,37 @@ int cowfs_private_destroy(const char *private_dir, struct st_error **err)
 	return 0;
 }
 
+#define RETIRED ".destroyed."
+
+int cowfs_private_retire(const char *private_dir, char **retired, struct st_error **err)
+{
+	static unsigned n;
+	_cleanup_free_ char *to = NULL;
+	struct stat st;
+
+	*retired = NULL;
+	if (cowfs_private_is_image(private_dir))
+		return cowfs_private_destroy(private_dir, err);
+	if (lstat(private_dir, &st) < 0)
+		return st_error_setx(err, errno == ENOENT ? ST_EXIT_NOPRIVATE : ST_EXIT_DESTROYFAIL,
+				     errno, "destroy private area `%s`", private_dir);
+	if (asprintf(&to, "%s" RETIRED "%d.%u", private_dir, (int)getpid(),
+		     __atomic_add_fetch(&n, 1, __ATOMIC_RELAXED)) < 0)
+		return st_error_set(err, ENOMEM, "destroy private area `%s`", private_dir);
+	if (rename(private_dir, to) < 0)
+		return st_error_setx(err, ST_EXIT_DESTROYFAIL, errno,
+				     "destroy private area `%s`: rename it to `%s`", private_dir,
+				     to);
+	st_trace("retired private area `%s` to `%s`", private_dir, to);
+	*retired = take_ptr(to);
+	return 0;
+}
+
+bool cowfs_private_is_retired(const char *name)
+{
+	return strstr(name, RETIRED) != NULL;
+}
+
 /* Hard links seen while walking: (dev, ino) -> path relative to the root. */
 struct ino_seen {
 	dev_t dev;

@@ -271,10 +271,14 @@ void daemon_unlock(struct daemon *d);
 void daemon_loop_lock(struct daemon *d);
 void daemon_loop_unlock(struct daemon *d);
 
-/* closer.c: slow last closes off the loop. closer_put takes fd (closed at
- * once where no thread can be had: ticket 0) and returns a ticket that
- * closer_wait waits for; closer_stop closes what is queued and ends. */
+/* closer.c: slow last closes and removals off the loop. closer_put takes
+ * fd (closed at once where no thread can be had: ticket 0) and returns a
+ * ticket that closer_wait waits for; closer_remove takes a malloc'd path
+ * and removes the tree; closer_stop does what is queued and ends. */
 uint64_t closer_put(int fd);
+void closer_remove(char *path);
+/* At start: what destroys of an earlier daemon left in PRIVATE_DIR. */
+void closer_sweep_retired(const char *private_dir);
 void closer_wait(uint64_t ticket);
 void closer_stop(void);
 

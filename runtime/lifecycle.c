@@ -226,10 +226,16 @@ int ct_do_destroy(struct daemon *d, struct ct *ct, struct st_error **err)
 				     "destroy %s: container is running; stop it first", ct->ctid);
 	if (ct_is_mounted(d, ct) && ct_do_umount(d, ct, err) < 0)
 		return st_error_prefix(err, "destroy %s", ct->ctid);
-	if (access(priv, F_OK) == 0 && cowfs_private_destroy(priv, err) < 0) {
-		if (*err)
-			(*err)->exit_code = ST_EXIT_DESTROYFAIL;
-		return st_error_prefix(err, "destroy %s", ct->ctid);
+	/* renamed aside at once, removed off the loop (runtime/closer.c) */
+	if (access(priv, F_OK) == 0) {
+		char *retired = NULL;
+
+		if (cowfs_private_retire(priv, &retired, err) < 0) {
+			if (*err)
+				(*err)->exit_code = ST_EXIT_DESTROYFAIL;
+			return st_error_prefix(err, "destroy %s", ct->ctid);
+		}
+		closer_remove(retired);
 	}
 #ifdef HAVE_CT_CHECKPOINT
 	{

@@ -533,6 +533,7 @@ int daemon_init(struct daemon *d, struct g_config *g, struct st_error **err)
 
 	if (ct_registry_load(d, err) < 0)
 		return -1;
+	closer_sweep_retired(g->private_dir);
 	ct_adopt_all(d);
 	layer_holds_load(d);
 	view_start(d);

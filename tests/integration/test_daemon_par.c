@@ -473,3 +473,63 @@ Test(daemon_par, starts_leave_no_build_namespace_behind)
 		      after, before);
 	cr_assert_leq(before, 1, "the daemon holds %d mount namespaces after one start", before);
 }
+
+/* Entries of the private directory that a destroy set aside. */
+static int retired_count(void)
+{
+	_cleanup_free_ char *privd = du_path("/private");
+	DIR *d = opendir(privd);
+	struct dirent *e;
+	int n = 0;
+
+	cr_assert_not_null(d, "open `%s`: %s", privd, strerror(errno));
+	while ((e = readdir(d)))
+		n += strstr(e->d_name, ".destroyed.") != NULL;
+	closedir(d);
+	return n;
+}
+
+static void wait_no_retired(double secs)
+{
+	for (int i = 0; i < secs * 100 && retired_count() > 0; i++)
+		usleep(10000);
+	cr_assert_eq(retired_count(), 0, "a destroyed private area is still there");
+}
+
+/* Removing a private area of many files takes long (0.7 s for 30000 here)
+ * and the loop would answer no one meanwhile: a destroy renames it aside
+ * and a thread removes it. The name is free at once, the files go soon
+ * after, and what a daemon killed meanwhile left is removed by the next. */
+Test(daemon_par, a_destroy_leaves_the_removal_to_a_thread)
+{
+	_cleanup_free_ char *priv = du_path("/private/9371");
+	_cleanup_free_ char *many = du_path("/private/9371/upper/many");
+	_cleanup_free_ char *left = du_path("/private/9372.destroyed.1.1");
+	char *msg = NULL, p[600];
+
+	create("9371");
+	cr_assert_eq(mkdir(many, 0755), 0, "mkdir `%s`: %s", many, strerror(errno));
+	for (int i = 0; i < 20000; i++) {
+		int fd;
+
+		snprintf(p, sizeof(p), "%s/%d", many, i);
+		fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		cr_assert_geq(fd, 0, "create `%s`: %s", p, strerror(errno));
+		close(fd);
+	}
+	cr_assert_eq(du_call("destroy", "9371", NULL, NULL, &msg), 0, "destroy: %s", msg);
+	cr_assert_neq(access(priv, F_OK), 0, "`%s` is still there after the destroy", priv);
+	/* 20000 files are not gone in the time the answer took */
+	cr_assert_eq(retired_count(), 1, "the destroy removed the files before it answered");
+	create("9371"); /* the name is free at once */
+	cr_assert_eq(du_call("destroy", "9371", NULL, NULL, &msg), 0, "destroy: %s", msg);
+	wait_no_retired(30);
+
+	/* a daemon gone before its thread was done: the next one removes it */
+	cr_assert_eq(mkdir(left, 0700), 0, "mkdir `%s`: %s", left, strerror(errno));
+	snprintf(p, sizeof(p), "%s/upper", left);
+	cr_assert_eq(mkdir(p, 0755), 0);
+	du_daemon_kill9();
+	du_daemon_start();
+	wait_no_retired(10);
+}
