@@ -317,21 +317,7 @@ void ct_cleanup_after_exit(struct daemon *d, struct ct *ct)
 	res_ksm_release(d, ct); /* resources area: ksmd back when no MEMORY_MERGE is left */
 	ct_network_teardown(d, ct);
 	if (ct->root && cowfs_root_is_mounted(ct->root)) {
-		_cleanup_free_ char *priv =
-			ct->conf ? g_ct_private_path(d->g, ct->conf, ct->ctid) : NULL;
-		int held = -EBADF;
-
-		/* A plain private area is on the host's filesystem, which the
-		 * overlay's unmount syncs: detached here, gone on the closer's
-		 * thread. An image's own small filesystem is unmounted after
-		 * the root (ct_private_close): at once, as before. */
-		if (priv && !cowfs_private_is_image(priv)) {
-			if (cowfs_root_detach(ct->root, &held, &err) == 0)
-				ct->root_ticket = closer_put(held);
-		} else {
-			cowfs_root_decompose(ct->root, &err);
-		}
-		if (err) {
+		if (ct_root_let_go(d, ct, ct->root, &err) < 0) {
 			st_warn("stop %s: %s", ct->ctid, err->msg);
 			st_error_freep(&err);
 		}

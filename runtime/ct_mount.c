@@ -134,6 +134,23 @@ int ct_do_mount(struct daemon *d, struct ct *ct, struct st_error **err)
 	return 0;
 }
 
+int ct_root_let_go(struct daemon *d, struct ct *ct, const char *root, struct st_error **err)
+{
+	_cleanup_free_ char *priv = ct->conf ? g_ct_private_path(d->g, ct->conf, ct->ctid) : NULL;
+	int held = -EBADF;
+
+	/* A plain private area is on the host's filesystem, which the
+	 * overlay's unmount syncs: detached here, gone on the closer's
+	 * thread. An image's own small filesystem is unmounted after the
+	 * root (ct_private_close): at once, as before. */
+	if (!priv || cowfs_private_is_image(priv))
+		return cowfs_root_decompose(root, err);
+	if (cowfs_root_detach(root, &held, err) < 0)
+		return -1;
+	ct->root_ticket = closer_put(held);
+	return 0;
+}
+
 int ct_do_umount(struct daemon *d, struct ct *ct, struct st_error **err)
 {
 	_cleanup_manifest_ struct tmpl_manifest m = { 0 };
@@ -147,7 +164,7 @@ int ct_do_umount(struct daemon *d, struct ct *ct, struct st_error **err)
 	if (!root || !cowfs_root_is_mounted(root))
 		return st_error_setx(err, ST_EXIT_NOTMOUNTED, 0, "umount %s: not mounted",
 				     ct->ctid);
-	if (cowfs_root_decompose(root, err) < 0) {
+	if (ct_root_let_go(d, ct, root, err) < 0) {
 		if (*err)
 			(*err)->exit_code = ST_EXIT_UMOUNTFAIL;
 		return st_error_prefix(err, "umount %s", ct->ctid);

@@ -271,6 +271,11 @@ void daemon_unlock(struct daemon *d);
 void daemon_loop_lock(struct daemon *d);
 void daemon_loop_unlock(struct daemon *d);
 
+/* ct_mount.c: unmount the container's root: detached, its overlay's last
+ * reference (and the sync of its upper filesystem) left to the closer
+ * with a plain private area (ct->root_ticket); at once with an image. */
+int ct_root_let_go(struct daemon *d, struct ct *ct, const char *root, struct st_error **err);
+
 /* closer.c: slow last closes and removals off the loop. closer_put takes
  * fd (closed at once where no thread can be had: ticket 0) and returns a
  * ticket that closer_wait waits for; closer_remove takes a malloc'd path
