@@ -42,9 +42,16 @@ int cowfs_private_create(const char *private_dir, struct st_error **err)
 			char *slash = parent ? strrchr(parent, '/') : NULL;
 
 			if (slash && slash != parent) {
+				_cleanup_close_ int pfd = -EBADF;
+
 				*slash = '\0';
 				if (cowfs_mkdir_p(parent, 0700, err) < 0)
 					return -1;
+				/* once per host: the new parents last (a create's
+				 * commit syncs the area and its direct parent) */
+				pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+				if (pfd >= 0)
+					syncfs(pfd);
 			}
 		}
 		if (mkdir(private_dir, 0700) < 0)

@@ -1,11 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The commit of `strata create`: one sync for the whole container.
+ * The commit of `strata create`: the container made durable at once.
  *
  * ct_do_create makes the private area (three mkdirs, no sync of their own);
- * ct_create_commit() then writes the config to CTID.conf.tmp.PID (no fsync),
- * makes the private area and that file durable together with ONE syncfs,
- * and only then renames it to CTID.conf. A container exists when CTID.conf
+ * ct_create_commit() then writes the config to CTID.conf.tmp.PID, makes the
+ * private area and that file durable, and only then renames it to
+ * CTID.conf. How: one syncfs of the private area's filesystem is one wait
+ * on the disk, but that filesystem is the host's and a syncfs writes
+ * everyone's dirty pages first (0.7 s with 1.5 GB of them, the event loop
+ * stalled meanwhile); fsyncs of the three directories, the area's parent
+ * and the file write only those, at a wait each (+0.5 ms here). So: the
+ * syncfs while the host has little dirty data (DIRTY_FEW), the fsyncs
+ * otherwise; an image private area (its own filesystem, which its mkfs
+ * wrote) always gets the syncfs. A container exists when CTID.conf
  * exists, and CTID.conf never appears before everything it names is on
  * disk. The rename itself is made durable by the next sync (the kernel's
  * writeback or the next create); should the host crash first, the daemon's
@@ -46,6 +53,63 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
+static int sync_error(const char *path, struct st_error **err)
+{
+	return st_error_setx(err, errno == ENOSPC ? ST_EXIT_NOSPACE : ST_EXIT_SYSTEM, errno,
+			     "sync `%s`", path);
+}
+
+/* fsync the directory path. */
+static int fsync_dir(const char *path, struct st_error **err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || fsync(fd) < 0)
+		return sync_error(path, err);
+	return 0;
+}
+
+/* The plain private area's upper/ and work/, the area itself and its
+ * parent's entry for it (parents made by the first create are synced by
+ * cowfs_private_create). A fsync each, each a flush of the disk's cache. */
+static int fsync_private(const char *priv, struct st_error **err)
+{
+	static const char *const sub[] = { "upper", "work", "", ".." };
+
+	for (size_t i = 0; i < ARRAY_SIZE(sub); i++) {
+		_cleanup_free_ char *p = NULL;
+
+		if (asprintf(&p, "%s%s%s", priv, *sub[i] ? "/" : "", sub[i]) < 0)
+			return st_error_set(err, ENOMEM, "sync `%s`", priv);
+		if (fsync_dir(p, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Dirty + Writeback of /proc/meminfo under which a syncfs costs less than
+ * five fsyncs. */
+#define DIRTY_FEW_KB 1024
+
+static bool dirty_few(void)
+{
+	_cleanup_close_ int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+	char buf[4096], *p;
+	long kb = 0, v;
+	ssize_t n;
+
+	if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) <= 0)
+		return false;
+	buf[n] = '\0';
+	if ((p = strstr(buf, "\nDirty:")) && sscanf(p, "\nDirty: %ld", &v) == 1)
+		kb += v;
+	else
+		return false;
+	if ((p = strstr(buf, "\nWriteback:")) && sscanf(p, "\nWriteback: %ld", &v) == 1)
+		kb += v;
+	return kb <= DIRTY_FEW_KB;
+}
+
 /* syncfs of the filesystem of fd (named path, for the error). */
 static int sync_fs(int fd, const char *path, struct st_error **err)
 {
@@ -75,16 +139,21 @@ int ct_create_commit(const struct ct_config *c, const char *conf_path, const cha
 		return st_error_setx(err, r == -ENOSPC ? ST_EXIT_NOSPACE : ST_EXIT_SAVECONF, -r,
 				     "write `%s`", tmp);
 	}
-	/* The one sync: the private area's directories and the config's
-	 * data, before the config's name appears. Two syncs only when the
-	 * private area and the configs live on different filesystems. */
-	pfd = open(priv, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (pfd < 0)
-		r = st_error_set(err, errno, "open `%s`", priv);
-	else
-		r = sync_fs(pfd, priv, err);
-	if (r == 0 && (fstat(pfd, &sp) < 0 || fstat(fd, &sc) < 0 || sp.st_dev != sc.st_dev))
-		r = sync_fs(fd, tmp, err);
+	/* The private area's directories and the config's data, before the
+	 * config's name appears (the head comment says how). */
+	if (!cowfs_private_is_image(priv) && !dirty_few()) {
+		r = fsync_private(priv, err);
+		if (r == 0 && fsync(fd) < 0)
+			r = sync_error(tmp, err);
+	} else {
+		pfd = open(priv, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (pfd < 0)
+			r = st_error_set(err, errno, "open `%s`", priv);
+		else
+			r = sync_fs(pfd, priv, err);
+		if (r == 0 && (fstat(pfd, &sp) < 0 || fstat(fd, &sc) < 0 || sp.st_dev != sc.st_dev))
+			r = sync_fs(fd, tmp, err);
+	}
 	if (r < 0) {
 		unlink(tmp);
 		return st_error_prefix(err, "save config");
@@ -96,7 +165,7 @@ int ct_create_commit(const struct ct_config *c, const char *conf_path, const cha
 		return st_error_setx(err, ST_EXIT_SAVECONF, e, "rename `%s` to `%s`", tmp,
 				     conf_path);
 	}
-	st_trace("committed `%s` (one syncfs for it and `%s`)", conf_path, priv);
+	st_trace("committed `%s` and `%s`", conf_path, priv);
 	return 0;
 }
 
