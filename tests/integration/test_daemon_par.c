@@ -499,7 +499,9 @@ static void wait_no_retired(double secs)
 /* Removing a private area of many files takes long (0.7 s for 30000 here)
  * and the loop would answer no one meanwhile: a destroy renames it aside
  * and a thread removes it. The name is free at once, the files go soon
- * after, and what a daemon killed meanwhile left is removed by the next. */
+ * after, and what a daemon killed meanwhile left is removed by the next.
+ * Nor does a removal hold up another container's stop and start (whose
+ * root's last close goes to a thread too, and which the start waits for). */
 Test(daemon_par, a_destroy_leaves_the_removal_to_a_thread)
 {
 	_cleanup_free_ char *priv = du_path("/private/9371");
@@ -508,6 +510,8 @@ Test(daemon_par, a_destroy_leaves_the_removal_to_a_thread)
 	char *msg = NULL, p[600];
 
 	create("9371");
+	create("9373");
+	cr_assert_eq(du_call("start", "9373", NULL, NULL, &msg), 0, "start: %s", msg);
 	cr_assert_eq(mkdir(many, 0755), 0, "mkdir `%s`: %s", many, strerror(errno));
 	for (int i = 0; i < 20000; i++) {
 		int fd;
@@ -521,6 +525,12 @@ Test(daemon_par, a_destroy_leaves_the_removal_to_a_thread)
 	cr_assert_neq(access(priv, F_OK), 0, "`%s` is still there after the destroy", priv);
 	/* 20000 files are not gone in the time the answer took */
 	cr_assert_eq(retired_count(), 1, "the destroy removed the files before it answered");
+	cr_assert_eq(du_call("stop", "9373", json_pack("{s:b}", "fast", 1), NULL, &msg), 0,
+		     "stop: %s", msg);
+	cr_assert_eq(du_call("start", "9373", NULL, NULL, &msg), 0, "start again: %s", msg);
+	cr_assert_eq(retired_count(), 1, "the stop and start of 9373 waited for the removal");
+	cr_assert_eq(du_call("stop", "9373", json_pack("{s:b}", "fast", 1), NULL, &msg), 0,
+		     "stop: %s", msg);
 	create("9371"); /* the name is free at once */
 	cr_assert_eq(du_call("destroy", "9371", NULL, NULL, &msg), 0, "destroy: %s", msg);
 	wait_no_retired(30);
