@@ -51,7 +51,8 @@ int cowfs_private_destroy(const char *private_dir, struct st_error **err);
  * renamed aside to *retired (<private_dir>.destroyed.<pid>.<n>, malloc'd;
  * cowfs_rm_rf it), an image one destroyed at once (*retired NULL).
  * ST_EXIT_NOPRIVATE if there is none. cowfs_private_is_retired: whether a
- * name in a private directory is such a leftover. */
+ * name in a private directory is such a leftover, or a clone's copy in
+ * progress (<private_dir>.cloning.<pid>) left by a daemon that died. */
 int cowfs_private_retire(const char *private_dir, char **retired, struct st_error **err);
 bool cowfs_private_is_retired(const char *name);
 int cowfs_private_clone(const char *src_private, const char *dst_private, struct st_error **err);

@@ -138,7 +138,7 @@ int cowfs_private_retire(const char *private_dir, char **retired, struct st_erro
 
 bool cowfs_private_is_retired(const char *name)
 {
-	return strstr(name, RETIRED) != NULL;
+	return strstr(name, RETIRED) != NULL || strstr(name, ".cloning.") != NULL;
 }
 
 /* Hard links seen while walking: (dev, ino) -> path relative to the root. */

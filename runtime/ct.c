@@ -183,6 +183,16 @@ int ct_alloc_id_base(struct daemon *d, const struct ct *self, uint32_t *out, str
 		}
 		used[n++] = ct->conf->v[CT_ID_BASE].u;
 	}
+	for (size_t i = 0; i < d->n_clone_bases; i++) {
+		if (n == cap) {
+			uint64_t *nu = realloc(used, (cap = cap ? cap * 2 : 64) * sizeof(*nu));
+
+			if (!nu)
+				return st_error_set(err, ENOMEM, "allocate an id range");
+			used = nu;
+		}
+		used[n++] = d->clone_bases[i];
+	}
 	if (n)
 		qsort(used, n, sizeof(*used), u64_cmp);
 	for (size_t i = 0; i < n; i++) {

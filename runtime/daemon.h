@@ -74,6 +74,10 @@ struct exec_job {
 	struct ct *ct;
 	pid_t pid;
 	bool boot_wait; /* start --wait: reply {"booted": bool} instead of exit_code */
+	/* a forked job of the loop's own (clone): called on the loop with the
+	 * worker's exit code; it answers j->c (exec_on_exit ends the conn) */
+	void (*done)(struct daemon *d, struct exec_job *j, int code);
+	void *data;
 	struct exec_job *next;
 };
 
@@ -140,6 +144,9 @@ struct lxcfs;
 
 struct daemon {
 	bool reap_pending; /* SIGCHLD seen: look for stray children */
+	/* id ranges of clones in flight (their configs are not written yet) */
+	uint32_t clone_bases[16];
+	size_t n_clone_bases;
 	struct g_config *g;
 	int epfd;
 	struct watch listen_w, signal_w, watchdog_w;
@@ -369,6 +376,11 @@ void conn_console_input(struct conn *c, const char *buf, size_t len);
 int ct_do_exec(struct daemon *d, struct ct *ct, struct conn *c, json_t *args, bool enter,
 	       struct st_error **err);
 void exec_on_exit(struct daemon *d, struct exec_job *j);
+/* Watch a forked worker pid for conn c (which it holds a reference of until
+ * done has run); 0, or -1 with the worker killed and reaped. */
+int exec_fork_job(struct daemon *d, struct conn *c, pid_t pid,
+		  void (*done)(struct daemon *d, struct exec_job *j, int code), void *data,
+		  struct st_error **err);
 /* start --wait on a systemd container: answer c when systemd finished
  * booting (`systemctl is-system-running --wait` in the container). 1: the
  * reply comes later; 0: nothing to wait for (reply now). */

@@ -568,7 +568,9 @@ void exec_on_exit(struct daemon *d, struct exec_job *j)
 			*p = j->next;
 			break;
 		}
-	if (j->w.kind == W_EXEC && j->boot_wait) {
+	if (j->done) {
+		j->done(d, j, code);
+	} else if (j->w.kind == W_EXEC && j->boot_wait) {
 		/* 0: running; 1: degraded (or stopping...); the container runs */
 		if (!j->c->closed)
 			reply_ok(j->c,
@@ -585,6 +587,34 @@ void exec_on_exit(struct daemon *d, struct exec_job *j)
 	conn_done(j->c);
 	conn_unref(j->c);
 	free(j);
+}
+
+int exec_fork_job(struct daemon *d, struct conn *c, pid_t pid,
+		  void (*done)(struct daemon *d, struct exec_job *j, int code), void *data,
+		  struct st_error **err)
+{
+	int pidfd = pidfd_open(pid, 0);
+	struct exec_job *j = pidfd < 0 ? NULL : calloc(1, sizeof(*j));
+
+	if (!j) {
+		int e = pidfd < 0 ? errno : ENOMEM;
+
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		if (pidfd >= 0)
+			close(pidfd);
+		return st_error_set(err, e, "watch worker %d", (int)pid);
+	}
+	j->w = (struct watch){ W_WORKER, pidfd, j };
+	j->c = c;
+	j->pid = pid;
+	j->done = done;
+	j->data = data;
+	watch_add(d, &j->w, EPOLLIN);
+	j->next = d->execs;
+	d->execs = j;
+	c->refs++;
+	return 0;
 }
 
 /* ---- templates ---- */

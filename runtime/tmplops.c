@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cow-fs/cowfs.h"
+#include "cow-fs/fsutil.h"
 #include "ksal/cleanup.h"
 #include "ksal/log.h"
 #include "runtime/daemon.h"
@@ -527,6 +528,183 @@ static int clone_image(const char *src_priv, const char *dst_priv, struct st_err
 	return 0;
 }
 
+/* A clone of a plain private area, copied by a forked worker into
+ * <dst>.cloning.<pid> (a name the next daemon's start sweeps away, should
+ * this one die first) while the loop serves others: 1 GB and 20000 files
+ * took 3.4 s here, a `list` meanwhile waited 2.9 s, and a copy longer than
+ * WatchdogSec would have had systemd kill the daemon. The loop then renames
+ * it into place, writes the config and registers the container. */
+struct clone_job {
+	struct ct *ct; /* the source, locked by the request's conn */
+	struct ct_config *c;
+	char *dst, *dst_conf, *dst_priv, *tmp;
+	uint32_t base;
+	int result; /* read end of the worker's report: "EXIT\tmessage" */
+};
+
+static void clone_job_free(struct daemon *d, struct clone_job *cj)
+{
+	for (size_t i = 0; i < d->n_clone_bases; i++)
+		if (d->clone_bases[i] == cj->base) {
+			d->clone_bases[i] = d->clone_bases[--d->n_clone_bases];
+			break;
+		}
+	ct_config_free(cj->c);
+	free(cj->dst);
+	free(cj->dst_conf);
+	free(cj->dst_priv);
+	free(cj->tmp);
+	closep(&cj->result);
+	free(cj);
+}
+
+static int clone_commit(struct daemon *d, struct clone_job *cj, json_t **result,
+			struct st_error **err)
+{
+	const char *name = ct_config_str(cj->c, CT_NAME);
+	struct ct *nct;
+	struct stat st;
+
+	if (ct_find(d, cj->dst) || stat(cj->dst_conf, &st) == 0)
+		return st_error_setx(err, ST_EXIT_PRIVATE_EXISTS, 0,
+				     "container %s was created meanwhile", cj->dst);
+	if (name && *name && ct_find(d, name))
+		return st_error_setx(err, ST_EXIT_BADVALUE, 0,
+				     "name `%s` was given to container %s meanwhile", name,
+				     ct_find(d, name)->ctid);
+	if (rename(cj->tmp, cj->dst_priv) < 0)
+		return st_error_setx(err,
+				     errno == EEXIST || errno == ENOTEMPTY ? ST_EXIT_PRIVATE_EXISTS
+									   : ST_EXIT_SYSTEM,
+				     errno, "rename `%s` to `%s`", cj->tmp, cj->dst_priv);
+	if (ct_config_save(cj->c, cj->dst_conf, err) < 0) {
+		closer_remove(take_ptr(cj->dst_priv)); /* under its final name now */
+		return -1;
+	}
+	nct = ct_new(d, cj->dst);
+	if (!nct || ct_reload_config(d, nct, err) < 0) {
+		if (nct)
+			ct_forget(d, nct);
+		unlink(cj->dst_conf);
+		closer_remove(take_ptr(cj->dst_priv));
+		if (!*err)
+			st_error_set(err, ENOMEM, "register");
+		return -1;
+	}
+	*result = json_pack("{s:s,s:s}", "ctid", cj->dst, "from", cj->ct->ctid);
+	return 0;
+}
+
+static void clone_done(struct daemon *d, struct exec_job *j, int code)
+{
+	_cleanup_error_ struct st_error *err = NULL;
+	struct clone_job *cj = j->data;
+	json_t *result = NULL;
+	char msg[1024] = "";
+	ssize_t n = read(cj->result, msg, sizeof(msg) - 1);
+	int ex = ST_EXIT_FAILED, r = -1;
+
+	msg[n > 0 ? n : 0] = '\0';
+	if (code == 0) {
+		r = clone_commit(d, cj, &result, &err);
+	} else {
+		char *tab = strchr(msg, '\t');
+
+		if (tab)
+			ex = atoi(msg);
+		st_error_setx(&err, ex, 0, "%s", tab ? tab + 1 : "the copy's worker failed");
+		if (cj->tmp) /* the worker removes what it copied; if it was killed */
+			closer_remove(take_ptr(cj->tmp));
+	}
+	if (r == 0)
+		st_info("cloned container %s to %s", cj->ct->ctid, cj->dst);
+	else
+		st_error_prefix(&err, "clone %s", cj->ct->ctid);
+	if (!j->c->closed) {
+		if (r < 0) {
+			reply_error(j->c, err);
+		} else {
+			reply_ok(j->c, result);
+			result = NULL;
+		}
+	}
+	json_decref(result);
+	/* last: a request waiting for the source may destroy it */
+	if (cj->ct->owner == j->c)
+		ct_unlock(d, cj->ct);
+	clone_job_free(d, cj);
+}
+
+static int clone_in_worker(struct daemon *d, struct ct *ct, struct ct_config *c, const char *dst,
+			   char *dst_conf, char *dst_priv, const char *src_priv, bool privileged,
+			   uint32_t src_base, uint32_t base, struct st_error **err)
+{
+	struct clone_job *cj = calloc(1, sizeof(*cj));
+	int pfd[2];
+	pid_t pid;
+
+	if (!cj) {
+		ct_config_free(c);
+		free(dst_conf);
+		free(dst_priv);
+		return st_error_set(err, ENOMEM, "clone %s", ct->ctid);
+	}
+	cj->ct = ct;
+	cj->c = c;
+	cj->dst_conf = dst_conf;
+	cj->dst_priv = dst_priv;
+	cj->result = -EBADF;
+	cj->base = privileged ? 0 : base;
+	cj->dst = strdup(dst);
+	if (!cj->dst || asprintf(&cj->tmp, "%s.cloning.%d", dst_priv, (int)getpid()) < 0 ||
+	    pipe2(pfd, O_CLOEXEC) < 0) {
+		clone_job_free(d, cj);
+		return st_error_set(err, ENOMEM, "clone %s", ct->ctid);
+	}
+	cj->result = pfd[0];
+	if (!privileged && d->n_clone_bases == ARRAY_SIZE(d->clone_bases)) {
+		close(pfd[1]);
+		clone_job_free(d, cj);
+		return st_error_setx(err, ST_EXIT_NORESOURCE, 0,
+				     "clone %s: %zu clones are in flight already", ct->ctid,
+				     ARRAY_SIZE(d->clone_bases));
+	}
+	pid = fork();
+	if (pid < 0) {
+		int e = errno;
+
+		close(pfd[1]);
+		clone_job_free(d, cj);
+		return st_error_set(err, e, "clone %s: fork", ct->ctid);
+	}
+	if (pid == 0) {
+		struct st_error *e = NULL;
+		int r = cowfs_private_clone(src_priv, cj->tmp, &e);
+
+		if (r == 0 && !privileged)
+			r = shift_owners(cj->tmp, src_base, base, &e);
+		if (r == 0)
+			r = cowfs_private_sync(cj->tmp, &e); /* here, not on the loop */
+		if (r < 0) {
+			cowfs_rm_rf(cj->tmp, NULL);
+			dprintf(pfd[1], "%d\t%s", st_error_exit(e),
+				e && e->msg ? e->msg : "failed");
+			_exit(1);
+		}
+		_exit(0);
+	}
+	close(pfd[1]);
+	if (!privileged)
+		d->clone_bases[d->n_clone_bases++] = base;
+	if (exec_fork_job(d, ct->owner, pid, clone_done, cj, err) < 0) {
+		cowfs_rm_rf(cj->tmp, NULL);
+		clone_job_free(d, cj);
+		return st_error_prefix(err, "clone %s", ct->ctid);
+	}
+	st_debug("clone %s to %s: worker %d copies into `%s`", ct->ctid, dst, (int)pid, cj->tmp);
+	return 1; /* answered by clone_done */
+}
+
 int ct_do_clone(struct daemon *d, struct ct *ct, json_t *args, json_t **result,
 		struct st_error **err)
 {
@@ -611,6 +789,10 @@ int ct_do_clone(struct daemon *d, struct ct *ct, json_t *args, json_t **result,
 				     dst_priv);
 	if (ct_is_mounted(d, ct) && ct_do_umount(d, ct, err) < 0)
 		return st_error_prefix(err, "clone %s", ct->ctid);
+	if (!cowfs_private_is_image(src_priv))
+		return clone_in_worker(d, ct, take_ptr(c), dst, take_ptr(dst_conf),
+				       take_ptr(dst_priv), src_priv, privileged, src_base, base,
+				       err);
 	if (cowfs_private_is_image(src_priv)) {
 		if (clone_image(src_priv, dst_priv, err) < 0)
 			return st_error_prefix(err, "clone %s", ct->ctid);

@@ -212,3 +212,14 @@ Test(private, clone_copies_upper_with_links_and_modes)
 	cr_assert_lt(cowfs_private_clone(a, b, &err), 0);
 	cr_assert_eq(stat(f1, &s1), 0);
 }
+
+/* What a daemon's start removes from a private directory: a destroy's
+ * renamed area and a clone's copy in progress, nothing that is a CTID. */
+Test(private, retired_names)
+{
+	cr_assert(cowfs_private_is_retired("101.destroyed.1234.1"));
+	cr_assert(cowfs_private_is_retired("9771.cloning.99"));
+	cr_assert_not(cowfs_private_is_retired("101"));
+	cr_assert_not(cowfs_private_is_retired("101.img"));
+	cr_assert_not(cowfs_private_is_retired("destroyed"));
+}
