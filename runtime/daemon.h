@@ -377,7 +377,7 @@ int ct_do_exec(struct daemon *d, struct ct *ct, struct conn *c, json_t *args, bo
 	       struct st_error **err);
 void exec_on_exit(struct daemon *d, struct exec_job *j);
 /* Watch a forked worker pid for conn c (which it holds a reference of until
- * done has run); 0, or -1 with the worker killed and reaped. */
+ * done, if any, has run); 0, or -1 after waiting for the worker to end. */
 int exec_fork_job(struct daemon *d, struct conn *c, pid_t pid,
 		  void (*done)(struct daemon *d, struct exec_job *j, int code), void *data,
 		  struct st_error **err);

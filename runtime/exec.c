@@ -599,8 +599,7 @@ int exec_fork_job(struct daemon *d, struct conn *c, pid_t pid,
 	if (!j) {
 		int e = pidfd < 0 ? errno : ENOMEM;
 
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
+		waitpid(pid, NULL, 0); /* unwatched: its job done here */
 		if (pidfd >= 0)
 			close(pidfd);
 		return st_error_set(err, e, "watch worker %d", (int)pid);
@@ -670,8 +669,6 @@ int do_template(struct daemon *d, struct conn *c, const char *verb, json_t *args
 {
 	const char *name = arg_str(args, "name"), *file = arg_str(args, "file");
 	pid_t pid;
-	int pidfd;
-	struct exec_job *j;
 
 	if (!strcmp(verb, "template-list")) {
 		struct tmpl_manifest *ms = NULL;
@@ -751,21 +748,7 @@ int do_template(struct daemon *d, struct conn *c, const char *verb, json_t *args
 						     m.name ? manifest_json(&m) : json_object()));
 		_exit(r < 0 ? 1 : 0);
 	}
-	pidfd = pidfd_open(pid, 0);
-	j = calloc(1, sizeof(*j));
-	if (pidfd < 0 || !j) {
-		waitpid(pid, NULL, 0);
-		free(j);
-		if (pidfd >= 0)
-			close(pidfd);
+	if (exec_fork_job(d, c, pid, NULL, NULL, NULL) < 0)
 		return 0; /* the worker replied */
-	}
-	j->w = (struct watch){ W_WORKER, pidfd, j };
-	j->c = c;
-	j->pid = pid;
-	watch_add(d, &j->w, EPOLLIN);
-	j->next = d->execs;
-	d->execs = j;
-	c->refs++;
 	return 1;
 }

@@ -306,6 +306,19 @@ bool du_pid_gone(pid_t pid)
 	return false;
 }
 
+int du_private_count(const char *marker)
+{
+	_cleanup_free_ char *privd = du_path("/private");
+	_cleanup_closedir_ DIR *d = opendir(privd);
+	struct dirent *e;
+	int n = 0;
+
+	cr_assert_not_null(d, "open `%s`: %s", privd, strerror(errno));
+	while ((e = readdir(d)))
+		n += strstr(e->d_name, marker) != NULL;
+	return n;
+}
+
 bool du_mounted_under(const char *prefix)
 {
 	_cleanup_free_ char *m = tu_read_file("/proc/self/mounts");

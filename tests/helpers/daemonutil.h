@@ -108,6 +108,9 @@ bool du_pid_gone(pid_t pid);
 /* Something is mounted on a path starting with prefix. */
 bool du_mounted_under(const char *prefix);
 
+/* Names in <du.tmp>/private containing marker (".destroyed.", ".cloning."). */
+int du_private_count(const char *marker);
+
 /* du.tmp followed by the formatted rest, malloc'd: du_path("/ct/%s.conf", id). */
 char *du_path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -474,19 +474,9 @@ Test(daemon_par, starts_leave_no_build_namespace_behind)
 	cr_assert_leq(before, 1, "the daemon holds %d mount namespaces after one start", before);
 }
 
-/* Entries of the private directory that a destroy set aside. */
 static int retired_count(void)
 {
-	_cleanup_free_ char *privd = du_path("/private");
-	DIR *d = opendir(privd);
-	struct dirent *e;
-	int n = 0;
-
-	cr_assert_not_null(d, "open `%s`: %s", privd, strerror(errno));
-	while ((e = readdir(d)))
-		n += strstr(e->d_name, ".destroyed.") != NULL;
-	closedir(d);
-	return n;
+	return du_private_count(".destroyed.");
 }
 
 static void wait_no_retired(double secs)

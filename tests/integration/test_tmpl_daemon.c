@@ -708,19 +708,9 @@ Test(tmpl, cli_rebase_clone_list)
 	cr_assert(strstr(out, "--layout image"), "%s", out);
 }
 
-/* Names in the private directory that are a clone's copy in progress. */
 static int cloning_count(void)
 {
-	_cleanup_free_ char *privd = du_path("/private");
-	DIR *d = opendir(privd);
-	struct dirent *e;
-	int n = 0;
-
-	cr_assert_not_null(d, "open `%s`: %s", privd, strerror(errno));
-	while ((e = readdir(d)))
-		n += strstr(e->d_name, ".cloning.") != NULL;
-	closedir(d);
-	return n;
+	return du_private_count(".cloning.");
 }
 
 /* A clone copies the private area in a forked worker: the daemon answers
