@@ -577,6 +577,7 @@ static int clone_commit(struct daemon *d, struct clone_job *cj, json_t **result,
 				     errno == EEXIST || errno == ENOTEMPTY ? ST_EXIT_PRIVATE_EXISTS
 									   : ST_EXIT_SYSTEM,
 				     errno, "rename `%s` to `%s`", cj->tmp, cj->dst_priv);
+	free(take_ptr(cj->tmp)); /* in place: nothing left to remove under that name */
 	if (ct_config_save(cj->c, cj->dst_conf, err) < 0) {
 		closer_remove(take_ptr(cj->dst_priv)); /* under its final name now */
 		return -1;
@@ -613,9 +614,11 @@ static void clone_done(struct daemon *d, struct exec_job *j, int code)
 		if (tab)
 			ex = atoi(msg);
 		st_error_setx(&err, ex, 0, "%s", tab ? tab + 1 : "the copy's worker failed");
-		if (cj->tmp) /* the worker removes what it copied; if it was killed */
-			closer_remove(take_ptr(cj->tmp));
 	}
+	/* a copy not renamed into place (a worker that failed removes its
+	 * own; one that was killed, or a commit refused, does not) */
+	if (r < 0 && cj->tmp && access(cj->tmp, F_OK) == 0)
+		closer_remove(take_ptr(cj->tmp));
 	if (r == 0)
 		st_info("cloned container %s to %s", cj->ct->ctid, cj->dst);
 	else

@@ -713,24 +713,16 @@ static int cloning_count(void)
 	return du_private_count(".cloning.");
 }
 
-/* A clone copies the private area in a forked worker: the daemon answers
- * others meanwhile (a clone of 1 GB and 20000 files held every request for
- * 3.4 s, and one longer than WatchdogSec would have had systemd kill the
- * daemon); the copy lands under its name when it is whole. */
-Test(tmpl, a_clone_leaves_the_daemon_serving)
+/* Container src with 512 MB in its private layer, and a client cloning it
+ * to dst in a child process of its own (its pid: exit status = the code). */
+static pid_t clone_big_in_background(const char *src, const char *dst)
 {
-	_cleanup_free_ char *big = du_path("/private/9770/upper/big");
-	_cleanup_free_ char *copy = du_path("/private/9771/upper/big");
-	_cleanup_free_ char *dst = du_path("/private/9771");
+	_cleanup_free_ char *big = du_path("/private/%s/upper/big", src);
 	static char buf[1 << 20];
-	json_t *res = NULL;
-	char *msg = NULL;
-	double t0, dt;
-	int fd, st;
 	pid_t cli;
-	struct stat sb;
+	int fd;
 
-	create_ct("9770", "busybox");
+	create_ct(src, "busybox");
 	fd = open(big, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	cr_assert_geq(fd, 0, "create `%s`: %s", big, strerror(errno));
 	for (int i = 0; i < 512; i++) {
@@ -741,7 +733,25 @@ Test(tmpl, a_clone_leaves_the_daemon_serving)
 	cli = fork();
 	cr_assert_geq(cli, 0);
 	if (cli == 0)
-		_exit(du_call("clone", "9770", json_pack("{s:s}", "dst", "9771"), NULL, NULL));
+		_exit(du_call("clone", src, json_pack("{s:s}", "dst", dst), NULL, NULL));
+	return cli;
+}
+
+/* A clone copies the private area in a forked worker: the daemon answers
+ * others meanwhile (a clone of 1 GB and 20000 files held every request for
+ * 3.4 s, and one longer than WatchdogSec would have had systemd kill the
+ * daemon); the copy lands under its name when it is whole. */
+Test(tmpl, a_clone_leaves_the_daemon_serving)
+{
+	_cleanup_free_ char *copy = du_path("/private/9771/upper/big");
+	_cleanup_free_ char *dst = du_path("/private/9771");
+	json_t *res = NULL;
+	char *msg = NULL;
+	double t0, dt;
+	struct stat sb;
+	int st;
+	pid_t cli = clone_big_in_background("9770", "9771");
+
 	/* the copy has begun: a list is answered at once, not after it */
 	for (int i = 0; i < 2000 && cloning_count() == 0 && access(dst, F_OK) < 0; i++)
 		usleep(5000);
@@ -760,4 +770,30 @@ Test(tmpl, a_clone_leaves_the_daemon_serving)
 	must("stop", "9771", NULL);
 	must("destroy", "9771", NULL);
 	must("destroy", "9770", NULL);
+}
+
+/* The target created by someone else while the copy ran: the clone fails
+ * with 44 when it would commit, and its copy goes; the other container
+ * stays as it was made. */
+Test(tmpl, a_clone_whose_target_is_created_meanwhile_leaves_nothing)
+{
+	_cleanup_free_ char *theirs = du_path("/private/9781/upper");
+	char *msg = NULL;
+	int st;
+	pid_t cli = clone_big_in_background("9780", "9781");
+
+	for (int i = 0; i < 2000 && cloning_count() == 0; i++)
+		usleep(5000);
+	cr_assert_eq(cloning_count(), 1, "no copy in progress to race");
+	create_ct("9781", "busybox");
+	cr_assert_eq(waitpid(cli, &st, 0), cli);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 44, "clone: status %d", st);
+	for (int i = 0; i < 1000 && cloning_count() > 0; i++)
+		usleep(10000);
+	cr_assert_eq(cloning_count(), 0, "the refused copy is left in the private directory");
+	cr_assert_eq(access(theirs, F_OK), 0, "the clone touched 9781's own private area");
+	cr_assert_eq(du_call("start", "9781", NULL, NULL, &msg), 0, "start: %s", msg);
+	must("stop", "9781", NULL);
+	must("destroy", "9781", NULL);
+	must("destroy", "9780", NULL);
 }
