@@ -164,6 +164,21 @@ static int u64_cmp(const void *a, const void *b)
 /* The first ID_RANGE_START + k * CT_ID_RANGE_SIZE range no container's
  * ID_BASE overlaps: the used bases sorted once, then one pass (a create
  * among thousands of containers stays O(n log n)). */
+static int used_add(uint64_t **used, size_t *n, size_t *cap, uint64_t v)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 64;
+		uint64_t *nu = realloc(*used, c * sizeof(*nu));
+
+		if (!nu)
+			return -1;
+		*used = nu;
+		*cap = c;
+	}
+	(*used)[(*n)++] = v;
+	return 0;
+}
+
 int ct_alloc_id_base(struct daemon *d, const struct ct *self, uint32_t *out, struct st_error **err)
 {
 	uint64_t start = d->g->id_range_start, end = start + d->g->id_range_count;
@@ -171,28 +186,14 @@ int ct_alloc_id_base(struct daemon *d, const struct ct *self, uint32_t *out, str
 	_cleanup_free_ uint64_t *used = NULL;
 	size_t n = 0, cap = 0;
 
-	for (struct ct *ct = d->cts; ct; ct = ct->next) {
-		if (ct == self || !ct->conf || !ct->conf->v[CT_ID_BASE].set)
-			continue;
-		if (n == cap) {
-			uint64_t *nu = realloc(used, (cap = cap ? cap * 2 : 64) * sizeof(*nu));
-
-			if (!nu)
-				return st_error_set(err, ENOMEM, "allocate an id range");
-			used = nu;
-		}
-		used[n++] = ct->conf->v[CT_ID_BASE].u;
-	}
-	for (size_t i = 0; i < d->n_clone_bases; i++) {
-		if (n == cap) {
-			uint64_t *nu = realloc(used, (cap = cap ? cap * 2 : 64) * sizeof(*nu));
-
-			if (!nu)
-				return st_error_set(err, ENOMEM, "allocate an id range");
-			used = nu;
-		}
-		used[n++] = d->clone_bases[i];
-	}
+	/* the ranges of every container, and of the clones in flight */
+	for (struct ct *ct = d->cts; ct; ct = ct->next)
+		if (ct != self && ct->conf && ct->conf->v[CT_ID_BASE].set &&
+		    used_add(&used, &n, &cap, ct->conf->v[CT_ID_BASE].u) < 0)
+			return st_error_set(err, ENOMEM, "allocate an id range");
+	for (size_t i = 0; i < d->n_clone_bases; i++)
+		if (used_add(&used, &n, &cap, d->clone_bases[i]) < 0)
+			return st_error_set(err, ENOMEM, "allocate an id range");
 	if (n)
 		qsort(used, n, sizeof(*used), u64_cmp);
 	for (size_t i = 0; i < n; i++) {
