@@ -75,6 +75,8 @@ int cowfs_private_shadows(const char *private_dir, const char *const *lowers, ch
 int cowfs_private_create_image(const char *private_dir, uint64_t limit_bytes,
 			       struct st_error **err);
 bool cowfs_private_is_image(const char *private_dir);
+/* <private_dir>.img, malloc'd (NULL: no memory), whether it exists or not. */
+char *cowfs_private_image_path(const char *private_dir);
 int cowfs_private_open(const char *private_dir, struct st_error **err);
 int cowfs_private_close(const char *private_dir, struct st_error **err);
 /* Bytes used by the private area (blocks actually allocated; for an image,

@@ -23,7 +23,7 @@
 
 #define IMAGE_MIN (4ULL << 20)
 
-static char *image_of(const char *private_dir)
+char *cowfs_private_image_path(const char *private_dir)
 {
 	char *p = NULL;
 
@@ -34,7 +34,7 @@ static char *image_of(const char *private_dir)
 
 bool cowfs_private_is_image(const char *private_dir)
 {
-	_cleanup_free_ char *img = image_of(private_dir);
+	_cleanup_free_ char *img = cowfs_private_image_path(private_dir);
 	struct stat st;
 
 	return img && stat(img, &st) == 0 && S_ISREG(st.st_mode);
@@ -42,7 +42,7 @@ bool cowfs_private_is_image(const char *private_dir)
 
 int cowfs_private_open(const char *private_dir, struct st_error **err)
 {
-	_cleanup_free_ char *img = image_of(private_dir);
+	_cleanup_free_ char *img = cowfs_private_image_path(private_dir);
 	_cleanup_close_ int lfd = -EBADF, fsfd = -EBADF, mfd = -EBADF;
 	char dev[64];
 
@@ -100,7 +100,7 @@ static int image_fill(const char *private_dir, struct st_error **err)
 
 int cowfs_private_create_image(const char *private_dir, uint64_t limit_bytes, struct st_error **err)
 {
-	_cleanup_free_ char *img = image_of(private_dir);
+	_cleanup_free_ char *img = cowfs_private_image_path(private_dir);
 	_cleanup_close_ int fd = -EBADF;
 	struct stat st;
 
@@ -152,7 +152,7 @@ int cowfs_private_create_image(const char *private_dir, uint64_t limit_bytes, st
 /* Called by cowfs_private_destroy for the image layout. */
 int cowfs_private_destroy_image(const char *private_dir, struct st_error **err)
 {
-	_cleanup_free_ char *img = image_of(private_dir);
+	_cleanup_free_ char *img = cowfs_private_image_path(private_dir);
 
 	if (!img)
 		return st_error_set(err, ENOMEM, "destroy private area `%s`", private_dir);
@@ -170,7 +170,7 @@ int cowfs_private_destroy_image(const char *private_dir, struct st_error **err)
 int cowfs_private_usage_image(const char *private_dir, uint64_t *bytes, uint64_t *inodes,
 			      struct st_error **err)
 {
-	_cleanup_free_ char *img = image_of(private_dir);
+	_cleanup_free_ char *img = cowfs_private_image_path(private_dir);
 	struct statfs sfs;
 	struct stat st;
 

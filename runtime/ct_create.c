@@ -113,10 +113,7 @@ static bool dirty_few(void)
 /* syncfs of the filesystem of fd (named path, for the error). */
 static int sync_fs(int fd, const char *path, struct st_error **err)
 {
-	if (syncfs(fd) < 0)
-		return st_error_setx(err, errno == ENOSPC ? ST_EXIT_NOSPACE : ST_EXIT_SYSTEM, errno,
-				     "sync the filesystem of `%s`", path);
-	return 0;
+	return syncfs(fd) < 0 ? sync_error(path, err) : 0;
 }
 
 int ct_create_commit(const struct ct_config *c, const char *conf_path, const char *priv,
