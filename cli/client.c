@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -12,12 +13,17 @@
 #include "ksal/log.h"
 #include "runtime/api.h"
 
+#define CLIENT_MAX_RFDS 4
+
 struct st_client {
 	int fd;
 	char *path;
 	char *buf; /* bytes received and not yet consumed */
 	size_t len, cap;
-	size_t start; /* first unconsumed byte */
+	size_t start;		   /* first unconsumed byte */
+	int rfds[CLIENT_MAX_RFDS]; /* fds received with the bytes (SCM_RIGHTS), oldest first */
+	size_t nrfds;
+	bool eof; /* the daemon closed the connection */
 };
 
 const char *st_client_socket_path(const char *override)
@@ -37,6 +43,8 @@ void st_client_free(struct st_client *c)
 	if (!c)
 		return;
 	closep(&c->fd);
+	for (size_t i = 0; i < c->nrfds; i++)
+		close(c->rfds[i]);
 	free(c->path);
 	free(c->buf);
 	free(c);
@@ -226,63 +234,111 @@ static ssize_t client_fill(struct st_client *c, struct st_error **err)
 		c->buf = nb;
 		c->cap = ncap;
 	}
+	struct iovec iov = { c->buf + c->len, c->cap - c->len };
+	union {
+		char b[CMSG_SPACE(sizeof(int) * CLIENT_MAX_RFDS)];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof(u.b)
+	};
+
 	do
-		n = read(c->fd, c->buf + c->len, c->cap - c->len);
+		n = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return st_error_set(err, errno, "read the reply from stratad at %s", c->path);
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		int *fds = (int *)(void *)CMSG_DATA(cm);
+
+		for (size_t i = 0; i < k; i++) {
+			if (c->nrfds < CLIENT_MAX_RFDS)
+				c->rfds[c->nrfds++] = fds[i];
+			else
+				close(fds[i]);
+		}
+	}
 	c->len += (size_t)n;
+	if (n == 0)
+		c->eof = true;
 	return n;
 }
 
-int st_client_read_reply(struct st_client *c, st_client_event_fn on_event, void *data,
-			 json_t **result, struct st_error **err)
+int st_client_take_fd(struct st_client *c)
 {
-	size_t scanned = c->start;
+	int fd;
 
+	if (c->nrfds == 0)
+		return -1;
+	fd = c->rfds[0];
+	memmove(c->rfds, c->rfds + 1, (c->nrfds - 1) * sizeof(int));
+	c->nrfds--;
+	return fd;
+}
+
+bool st_client_closed(const struct st_client *c)
+{
+	return c->eof;
+}
+
+/* Hand every complete line in the buffer on: 1 while no final reply came,
+ * 0 with the final reply, <0 for an error (reply or malformed line). */
+static int client_lines(struct st_client *c, st_client_event_fn on_event, void *data,
+			json_t **result, struct st_error **err)
+{
 	for (;;) {
-		char *nl = NULL;
-
-		if (c->buf && c->len > scanned)
-			nl = memchr(c->buf + scanned, '\n', c->len - scanned);
-		if (!nl) {
-			size_t consumed = c->start;
-			ssize_t n = client_fill(c, err);
-
-			if (n < 0)
-				return (int)n;
-			/* client_fill may have moved the data to the front */
-			scanned = scanned - consumed + c->start;
-			if (n == 0)
-				return st_error_setx(
-					err, ST_EXIT_PROTOCOL, 0,
-					"stratad at %s closed the connection before replying",
-					c->path);
-			continue;
-		}
-
-		char *line = c->buf + c->start;
-		size_t llen = (size_t)(nl - line);
+		char *line = c->buf ? c->buf + c->start : NULL;
+		char *nl = line ? memchr(line, '\n', c->len - c->start) : NULL;
+		size_t llen;
 		json_t *event = NULL;
 		int r;
 
+		if (!nl)
+			return 1;
+		llen = (size_t)(nl - line);
 		c->start += llen + 1;
-		scanned = c->start;
 		if (llen == 0)
 			continue;
 		st_trace("reply: %.*s", (int)llen, line);
 		r = st_client_parse_line(line, llen, &event, result, err);
 		if (r <= 0)
 			return r;
-		if (on_event) {
-			r = on_event(event, data, err);
-			json_decref(event);
-			if (r < 0)
-				return r;
-		} else {
-			json_decref(event);
-		}
+		r = on_event ? on_event(event, data, err) : 0;
+		json_decref(event);
+		if (r < 0)
+			return r;
 	}
+}
+
+int st_client_read_some(struct st_client *c, st_client_event_fn on_event, void *data,
+			json_t **result, struct st_error **err)
+{
+	int r = client_lines(c, on_event, data, result, err);
+	ssize_t n;
+
+	if (r <= 0)
+		return r;
+	n = client_fill(c, err);
+	if (n < 0)
+		return (int)n;
+	if (n == 0)
+		return st_error_setx(err, ST_EXIT_PROTOCOL, 0,
+				     "stratad at %s closed the connection before replying",
+				     c->path);
+	return client_lines(c, on_event, data, result, err);
+}
+
+int st_client_read_reply(struct st_client *c, st_client_event_fn on_event, void *data,
+			 json_t **result, struct st_error **err)
+{
+	int r;
+
+	while ((r = st_client_read_some(c, on_event, data, result, err)) > 0)
+		;
+	return r;
 }
 
 const char *st_client_buffered(const struct st_client *c, size_t *len)

@@ -56,6 +56,21 @@ typedef int (*st_client_event_fn)(json_t *event, void *data, struct st_error **e
 int st_client_read_reply(struct st_client *c, st_client_event_fn on_event, void *data,
 			 json_t **result, struct st_error **err);
 
+/*
+ * One step of st_client_read_reply() for a caller that polls the socket:
+ * the lines already received, then one read (which blocks unless the socket
+ * is readable), then the lines it brought. 1: no final reply yet; 0 and -1
+ * as st_client_read_reply(). A closed connection is an ST_EXIT_PROTOCOL
+ * error, and st_client_closed() is true from then on.
+ */
+int st_client_read_some(struct st_client *c, st_client_event_fn on_event, void *data,
+			json_t **result, struct st_error **err);
+bool st_client_closed(const struct st_client *c);
+
+/* An fd that came with the daemon's lines (SCM_RIGHTS; an event says what
+ * it is), oldest first, now the caller's; -1 if none is left. */
+int st_client_take_fd(struct st_client *c);
+
 /* Bytes read past the final reply line (console streams start there).
  * The pointer stays valid until the next call on c. */
 const char *st_client_buffered(const struct st_client *c, size_t *len);

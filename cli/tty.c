@@ -83,24 +83,22 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-/* "entered into CT 101", once the daemon has the shell running: its first
- * output or its end, never before a refusal. */
-static bool announce(const struct cli_cmd *cmd, bool raw)
+/* "entered into CT 101", once the daemon has the shell running (its "tty"
+ * event), never before a refusal. */
+static void announce(const struct cli_cmd *cmd, bool raw)
 {
-	fprintf(stderr, "entered into CT %s%s", cmd->ctid, raw ? "\r\n" : "\n");
-	return true;
+	if (!cmd->quiet)
+		fprintf(stderr, "entered into CT %s%s", cmd->ctid, raw ? "\r\n" : "\n");
 }
 
 /* Copy what the pty has for the user; -1 once it is closed (EIO). */
-static int pty_drain(int master, const struct cli_cmd *cmd, bool raw, bool *announced)
+static int pty_drain(int master)
 {
 	char buf[8192];
 
 	for (;;) {
 		ssize_t n = read(master, buf, sizeof(buf));
 
-		if (n > 0 && !*announced)
-			*announced = announce(cmd, raw);
 		if (n > 0) {
 			if (write_all(STDOUT_FILENO, buf, (size_t)n) < 0)
 				return -1;
@@ -119,6 +117,58 @@ static void sigmask_restorep(sigset_t *old)
 	sigprocmask(SIG_SETMASK, old, NULL);
 }
 
+struct pty_session {
+	const struct cli_cmd *cmd;
+	struct st_client *c;
+	int *master; /* the terminal relayed: ours, or the container's once it comes */
+	bool started, raw;
+};
+
+/* The daemon's "tty" event: the shell runs, on the container's pty (its
+ * master comes with the event and replaces ours) or on ours. */
+static int pty_on_event(json_t *ev, void *data, struct st_error **err)
+{
+	struct pty_session *s = data;
+	const char *kind = json_string_value(json_object_get(ev, "event"));
+
+	if (strcmp(kind, "tty") != 0)
+		return cli_on_event(ev, (void *)s->cmd, err);
+	if (json_is_true(json_object_get(ev, "pty"))) {
+		int m = st_client_take_fd(s->c);
+
+		if (m < 0)
+			return st_error_setx(err, ST_EXIT_PROTOCOL, 0,
+					     "malformed event from stratad: a pty without its fd");
+		if (fcntl(m, F_SETFL, O_NONBLOCK) < 0) {
+			close(m);
+			return st_error_set(err, errno, "enter %s: the container's terminal",
+					    s->cmd->ctid);
+		}
+		close(*s->master);
+		*s->master = m;
+	}
+	s->started = true;
+	s->raw = cli_tty_raw(STDIN_FILENO) == 0;
+	announce(s->cmd, s->raw);
+	if (s->cmd->enter_exec) { /* enter --exec: typed ahead, the shell reads it first */
+		write_all(*s->master, s->cmd->enter_exec, strlen(s->cmd->enter_exec));
+		write_all(*s->master, "\n", 1);
+	}
+	return 0;
+}
+
+/*
+ * The daemon went away (a restart) while the shell runs on the container's
+ * pty, which is ours alone: the session goes on until the shell's end, whose
+ * exit code nobody knows then.
+ */
+static void pty_orphaned(struct pty_session *s, struct st_error **err)
+{
+	st_error_freep(err);
+	fprintf(stderr, "%sstrata: stratad went away; the session goes on without it%s",
+		s->raw ? "\r\n" : "", s->raw ? "\r\n" : "\n");
+}
+
 int cli_pty_call(struct cli_cmd *cmd, json_t **result, struct st_error **err)
 {
 	const char *verb = cmd->verb ? cmd->verb->name : "enter";
@@ -126,7 +176,7 @@ int cli_pty_call(struct cli_cmd *cmd, json_t **result, struct st_error **err)
 	_cleanup_close_ int master = -EBADF, slave = -EBADF, sfd = -EBADF;
 	struct winsize ws = { .ws_row = 24, .ws_col = 80 };
 	struct termios tio;
-	bool have_tio = tcgetattr(STDIN_FILENO, &tio) == 0;
+	bool have_tio = tcgetattr(STDIN_FILENO, &tio) == 0, orphan = false, relaying = false;
 	sigset_t winch;
 	int r;
 
@@ -155,16 +205,12 @@ int cli_pty_call(struct cli_cmd *cmd, json_t **result, struct st_error **err)
 	r = st_client_send(c, cmd->req, fds, 3, err);
 	if (r < 0)
 		return r;
-	closep(&slave);	       /* the daemon has its own now */
-	if (cmd->enter_exec) { /* enter --exec: typed ahead, the shell reads it first */
-		write_all(master, cmd->enter_exec, strlen(cmd->enter_exec));
-		write_all(master, "\n", 1);
-	}
+	closep(&slave); /* the daemon has its own now */
 
-	bool raw = cli_tty_raw(STDIN_FILENO) == 0;
-	bool announced = cmd->quiet;
+	struct pty_session s = { .cmd = cmd, .c = c, .master = &master };
+	/* the user's keys wait in their terminal until the shell is there */
 	struct pollfd pfd[4] = {
-		{ .fd = STDIN_FILENO, .events = POLLIN },
+		{ .fd = -1, .events = POLLIN },
 		{ .fd = master, .events = POLLIN },
 		{ .fd = st_client_fd(c), .events = POLLIN },
 		{ .fd = sfd, .events = POLLIN },
@@ -186,8 +232,14 @@ int cli_pty_call(struct cli_cmd *cmd, json_t **result, struct st_error **err)
 			if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
 				ioctl(master, TIOCSWINSZ, &ws);
 		}
-		if (pfd[1].revents && pty_drain(master, cmd, raw, &announced) < 0)
+		if (pfd[1].revents && pty_drain(master) < 0) {
 			pfd[1].fd = -1; /* the command's side is gone; the reply follows */
+			if (orphan) {
+				r = 0;
+				*result = json_pack("{s:i}", "exit_code", 0);
+				break;
+			}
+		}
 		if (pfd[0].revents) {
 			ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
 
@@ -198,16 +250,32 @@ int cli_pty_call(struct cli_cmd *cmd, json_t **result, struct st_error **err)
 			}
 		}
 		if (pfd[2].revents) {
+			r = st_client_read_some(c, pty_on_event, &s, result, err);
+			if (s.started && !relaying) {
+				/* once: our own pty's end (the daemon let go of its
+				 * slave) says nothing of the container's */
+				pfd[0].fd = STDIN_FILENO;
+				pfd[1].fd = master;
+				relaying = true;
+			}
+			if (r > 0)
+				continue;
+			if (r < 0 && s.started && st_client_closed(c) && master >= 0 &&
+			    pfd[1].fd >= 0) {
+				pty_orphaned(&s, err);
+				orphan = true;
+				pfd[2].fd = -1;
+				continue;
+			}
 			/* the command ended: what it wrote last, then the reply */
-			if (pfd[1].fd >= 0)
-				pty_drain(master, cmd, raw, &announced);
-			r = st_client_read_reply(c, cli_on_event, cmd, result, err);
-			if (r >= 0 && !announced)
-				announce(cmd, raw);
+			if (r == 0 && pfd[1].fd >= 0)
+				pty_drain(master);
+			if (r == 0 && !s.started)
+				announce(cmd, false);
 			break;
 		}
 	}
-	if (raw)
+	if (s.raw)
 		cli_tty_restore();
 	return r;
 }

@@ -178,6 +178,8 @@ void watch_del(struct daemon *d, struct watch *w);
 int reply_ok(struct conn *c, json_t *result); /* steals result (may be NULL) */
 int reply_error(struct conn *c, const struct st_error *err);
 int reply_event(struct conn *c, json_t *event);
+/* an event line with fd (the caller keeps its own copy) by SCM_RIGHTS */
+int reply_event_fd(struct conn *c, json_t *event, int fd);
 void conn_unref(struct conn *c);
 /* The request is finished: release fds, the busy flag, and read on. */
 void conn_done(struct conn *c);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* exec/enter (with enter's pty relay) and template jobs in forked workers;
+/* exec/enter (enter's pty goes to the client) and template jobs in forked workers;
  * the console is in console.c. */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,55 +30,15 @@
 
 /*
  * enter's terminal. The shell gets a pty of the container's own devpts
- * instance, so tty(1), ttyname(3) and /dev/pts/N work inside as on a login;
- * the daemon relays it to the client's terminal (the pty slave the client
- * passed as stdin), from its event loop: no helper process. The client's
- * side is put in raw mode, the container's side gets its modes and window
- * size. Where the container has no devpts of its own, the client's terminal
- * is the shell's, as for exec.
+ * instance, so tty(1), ttyname(3) and /dev/pts/N work inside as on a login.
+ * Its master goes to the client (an event with the fd), which relays it to
+ * the user's terminal: the daemon is not in the data path, so a daemon
+ * restart leaves the session running and a busy session costs the event
+ * loop nothing. The slave gets the modes and window size of the client's
+ * terminal. Where the container has no devpts of its own, the client's
+ * terminal (a pty of the client's, never the user's real one) is the
+ * shell's, as for exec.
  */
-#define TTY_BUF 16384
-/* A relay that ended is kept (small, without its buffers or fds) for as
- * many ended relays as one epoll_wait() batch of daemon_run() can report
- * (64): an event of that batch may still point at it. */
-#define TTY_DEAD_KEEP 64
-
-struct tty_buf {
-	char b[TTY_BUF];
-	size_t len;
-};
-
-struct exec_tty {
-	struct watch mw, hw; /* the container's pty master, the client's terminal;
-				obj: this relay */
-	uint32_t mev, hev;   /* their events in epoll, 0: not in it */
-	struct watch tw;     /* a timer: the client's window size, 4 times a second */
-	uint32_t tev;
-	struct tty_buf *to_h, *to_m;
-	struct winsize ws;
-	struct exec_job *j; /* the shell's job; NULL once the relay ended */
-	struct exec_tty *next;
-};
-
-static struct exec_tty *ttys; /* live relays */
-static struct exec_tty *tty_dead[TTY_DEAD_KEEP];
-static size_t tty_dead_next;
-
-/* What exec_on_exit() was called with: a live relay or its job (*t set),
- * an ended relay (true: nothing to do), or another job. */
-static bool tty_lookup(void *p, struct exec_tty **t)
-{
-	*t = NULL;
-	for (size_t i = 0; i < TTY_DEAD_KEEP; i++)
-		if (tty_dead[i] && (void *)tty_dead[i] == p)
-			return true;
-	for (struct exec_tty *x = ttys; x; x = x->next)
-		if ((void *)x == p || (void *)x->j == p) {
-			*t = x;
-			break;
-		}
-	return false;
-}
 
 /* A new pty of the container's devpts (its /dev/pts/ptmx, resolved inside
  * its root, so no symlink planted there leads out): the master, and the
@@ -115,203 +75,28 @@ static int ct_pty_open(struct ct *ct, int *master, int *slave, struct st_error *
 	return 0;
 }
 
-/* Put w in epoll for want (0: out of it), as it changes. */
-static void tty_watch(struct daemon *d, struct watch *w, uint32_t *cur, uint32_t want)
-{
-	struct epoll_event ev = { .events = want, .data.ptr = w };
-
-	if (w->fd < 0 || want == *cur)
-		return;
-	if (!want)
-		epoll_ctl(d->epfd, EPOLL_CTL_DEL, w->fd, NULL);
-	else
-		epoll_ctl(d->epfd, *cur ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, w->fd, &ev);
-	*cur = want;
-}
-
-static void tty_drop(struct daemon *d, struct watch *w, uint32_t *cur)
-{
-	tty_watch(d, w, cur, 0);
-	if (w->fd >= 0)
-		close(w->fd);
-	w->fd = -EBADF;
-}
-
-/* Read from fd into b while there is room; false once fd is gone. */
-static bool tty_fill(int fd, struct tty_buf *b)
-{
-	while (fd >= 0 && b->len < TTY_BUF) {
-		ssize_t n = read(fd, b->b + b->len, TTY_BUF - b->len);
-
-		if (n > 0) {
-			b->len += (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		return n < 0 && errno == EAGAIN; /* EOF, EIO: no other side */
-	}
-	return true;
-}
-
-/* Write b to fd as far as it takes it; false once fd is gone. */
-static bool tty_flush(int fd, struct tty_buf *b)
-{
-	while (fd >= 0 && b->len > 0) {
-		ssize_t n = write(fd, b->b, b->len);
-
-		if (n > 0) {
-			memmove(b->b, b->b + n, b->len - (size_t)n);
-			b->len -= (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		return n < 0 && errno == EAGAIN;
-	}
-	return true;
-}
-
-static void tty_pump(struct daemon *d, struct exec_tty *t)
-{
-	struct winsize ws;
-	uint64_t ticks;
-
-	if (t->tw.fd >= 0 && read(t->tw.fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
-		st_debug("enter: window size timer: %s", strerror(errno));
-	/* a resize of the client's window shows only here (no data comes with
-	 * it): the timer looks for it */
-	tty_watch(d, &t->tw, &t->tev, t->hw.fd >= 0 && t->mw.fd >= 0 ? EPOLLIN : 0);
-
-	if (t->hw.fd >= 0 && ioctl(t->hw.fd, TIOCGWINSZ, &ws) == 0 &&
-	    memcmp(&ws, &t->ws, sizeof(ws)) != 0) {
-		t->ws = ws;
-		if (t->mw.fd >= 0)
-			ioctl(t->mw.fd, TIOCSWINSZ, &ws);
-	}
-	if (!tty_fill(t->mw.fd, t->to_h) || !tty_flush(t->mw.fd, t->to_m)) {
-		tty_flush(t->hw.fd, t->to_h);
-		tty_drop(d, &t->mw, &t->mev); /* the shell's side is gone */
-	}
-	if (!tty_flush(t->hw.fd, t->to_h) || !tty_fill(t->hw.fd, t->to_m)) {
-		/* the client went away: hang up the shell's terminal */
-		tty_drop(d, &t->hw, &t->hev);
-		tty_drop(d, &t->mw, &t->mev);
-	}
-	if (t->mw.fd >= 0 && t->to_m->len)
-		tty_flush(t->mw.fd, t->to_m);
-	tty_watch(d, &t->mw, &t->mev,
-		  (t->to_h->len < TTY_BUF && t->hw.fd >= 0 ? EPOLLIN : 0) |
-			  (t->to_m->len ? EPOLLOUT : 0));
-	tty_watch(d, &t->hw, &t->hev,
-		  (t->to_m->len < TTY_BUF && t->mw.fd >= 0 ? EPOLLIN : 0) |
-			  (t->to_h->len ? EPOLLOUT : 0));
-}
-
-/* A relay not (or no longer) in epoll: its fds and buffers. */
-static void tty_release(struct exec_tty *t)
-{
-	if (t->mw.fd >= 0)
-		close(t->mw.fd);
-	if (t->hw.fd >= 0)
-		close(t->hw.fd);
-	if (t->tw.fd >= 0)
-		close(t->tw.fd);
-	t->mw.fd = t->hw.fd = t->tw.fd = -EBADF;
-	free(t->to_h);
-	free(t->to_m);
-	t->to_h = t->to_m = NULL;
-}
-
-/* The shell ended: what it wrote last goes to the client (waiting for the
- * client's terminal up to a second), then both ends close and the relay
- * joins the ended ones. */
-static void tty_finish(struct daemon *d, struct exec_tty *t)
-{
-	for (int i = 0; i < 20; i++) {
-		struct pollfd p = { .fd = t->hw.fd, .events = POLLOUT };
-
-		if (!tty_fill(t->mw.fd, t->to_h))
-			tty_drop(d, &t->mw, &t->mev);
-		if (!tty_flush(t->hw.fd, t->to_h) || t->hw.fd < 0)
-			break;
-		if (t->to_h->len == 0 && t->mw.fd < 0)
-			break;
-		if (t->to_h->len == 0) {
-			/* nothing pending: what is still in the master comes now or never */
-			if (!tty_fill(t->mw.fd, t->to_h) || t->to_h->len == 0)
-				break;
-			continue;
-		}
-		poll(&p, 1, 50);
-	}
-	tty_drop(d, &t->mw, &t->mev);
-	tty_drop(d, &t->hw, &t->hev);
-	tty_drop(d, &t->tw, &t->tev);
-	tty_release(t);
-	t->j = NULL;
-	for (struct exec_tty **p = &ttys; *p; p = &(*p)->next)
-		if (*p == t) {
-			*p = t->next;
-			break;
-		}
-	free(tty_dead[tty_dead_next]);
-	tty_dead[tty_dead_next] = t;
-	tty_dead_next = (tty_dead_next + 1) % TTY_DEAD_KEEP;
-}
-
-static void tty_freep(struct exec_tty **t)
-{
-	if (*t) {
-		tty_release(*t);
-		free(*t);
-	}
-}
-
 /* The pty of enter, when the client's stdin is a terminal and the container
- * has a devpts of its own: the shell's stdio becomes its slave (*slave), the
- * returned relay is not yet watched. NULL: use the client's fds as they are. */
-static struct exec_tty *tty_setup(struct ct *ct, int client_tty, int *slave)
+ * has a devpts of its own: its master (*master) and slave (*slave), set up
+ * as the client's terminal is. False: use the client's fds as they are. */
+static bool tty_setup(struct ct *ct, int client_tty, int *master, int *slave)
 {
-	_cleanup_(tty_freep) struct exec_tty *t = NULL;
-	_cleanup_close_ int m = -EBADF, s = -EBADF, h = -EBADF;
+	_cleanup_close_ int m = -EBADF, s = -EBADF;
 	_cleanup_error_ struct st_error *e = NULL;
 	struct termios tio;
+	struct winsize ws;
 
 	if (!isatty(client_tty) || tcgetattr(client_tty, &tio) < 0)
-		return NULL;
+		return false;
 	if (ct_pty_open(ct, &m, &s, &e) < 0) {
 		st_debug("enter %s: the client's terminal as it is: %s", ct->ctid, e ? e->msg : "");
-		return NULL;
+		return false;
 	}
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return NULL;
-	t->mw.fd = t->hw.fd = t->tw.fd = -EBADF;
-	t->to_h = calloc(1, sizeof(*t->to_h));
-	t->to_m = calloc(1, sizeof(*t->to_m));
-	h = fcntl(client_tty, F_DUPFD_CLOEXEC, 3);
-	if (!t->to_h || !t->to_m || h < 0)
-		return NULL;
 	tcsetattr(s, TCSANOW, &tio);
-	if (ioctl(h, TIOCGWINSZ, &t->ws) == 0)
-		ioctl(m, TIOCSWINSZ, &t->ws);
-	/* the client's side passes bytes as they are: the container's pty
-	 * does the echo, the line editing and the signals */
-	cfmakeraw(&tio);
-	tcsetattr(h, TCSANOW, &tio);
-	if (fcntl(h, F_SETFL, fcntl(h, F_GETFL) | O_NONBLOCK) < 0)
-		return NULL;
-	t->tw.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (t->tw.fd < 0 ||
-	    timerfd_settime(t->tw.fd, 0, &(struct itimerspec){ { 0, 250000000 }, { 0, 250000000 } },
-			    NULL) < 0)
-		return NULL;
-	t->tw = (struct watch){ W_EXEC, t->tw.fd, t };
-	t->mw = (struct watch){ W_EXEC, take_fd(m), t };
-	t->hw = (struct watch){ W_EXEC, take_fd(h), t };
+	if (ioctl(client_tty, TIOCGWINSZ, &ws) == 0)
+		ioctl(m, TIOCSWINSZ, &ws);
+	*master = take_fd(m);
 	*slave = take_fd(s);
-	return take_ptr(t);
+	return true;
 }
 
 static char **json_strv(json_t *a, const char *what, struct st_error **err)
@@ -352,16 +137,15 @@ static char **json_strv(json_t *a, const char *what, struct st_error **err)
  * caller's stderr and exit code 127 (126 when it is there but cannot run),
  * not as a failure of strata's own.
  */
-static int exec_not_started(struct conn *c, const char *cmd, bool raw_tty, struct st_error **err)
+static int exec_not_started(struct conn *c, const char *cmd, struct st_error **err)
 {
 	int errnum = (*err)->errnum, code = errnum == ENOENT ? 127 : 126;
-	const char *nl = raw_tty ? "\r\n" : "\n";
 
 	st_debug("exec: %s", (*err)->msg);
 	if (errnum == ENOENT)
-		dprintf(c->fds[2], "%s: not found%s", cmd, nl);
+		dprintf(c->fds[2], "%s: not found\n", cmd);
 	else
-		dprintf(c->fds[2], "%s: %s%s", cmd, strerror(errnum), nl);
+		dprintf(c->fds[2], "%s: %s\n", cmd, strerror(errnum));
 	st_error_freep(err);
 	reply_ok(c, json_pack("{s:i}", "exit_code", code));
 	conn_done(c);
@@ -377,8 +161,7 @@ int ct_do_exec(struct daemon *d, struct ct *ct, struct conn *c, json_t *args, bo
 	bool tty = enter || (args && json_is_true(json_object_get(args, "tty")));
 	struct ksal_enter_cfg cfg = { 0 };
 	struct ksal_spawned sp = { 0 };
-	_cleanup_(tty_freep) struct exec_tty *t = NULL;
-	_cleanup_close_ int pty_slave = -EBADF;
+	_cleanup_close_ int pty_master = -EBADF, pty_slave = -EBADF;
 	struct exec_job *j;
 	int r_enter;
 	static char *default_env[] = {
@@ -429,9 +212,7 @@ int ct_do_exec(struct daemon *d, struct ct *ct, struct conn *c, json_t *args, bo
 	for (int i = 0; i < 3; i++)
 		cfg.stdio[i] = c->fds[i];
 	cfg.setsid_ctty = tty;
-	if (tty)
-		t = tty_setup(ct, c->fds[0], &pty_slave);
-	if (t)
+	if (tty && tty_setup(ct, c->fds[0], &pty_master, &pty_slave))
 		cfg.stdio[0] = cfg.stdio[1] = cfg.stdio[2] = pty_slave;
 	cfg.cap_drop = ct->conf ? ksal_cap_default_drop() : ksal_cap_default_drop();
 	if (ct->conf && ct->conf->v[CT_CAPABILITY].set) {
@@ -453,7 +234,7 @@ int ct_do_exec(struct daemon *d, struct ct *ct, struct conn *c, json_t *args, bo
 	res_close_fds(cg_fds, n_cg_fds);
 	closep(&pty_slave); /* the shell has it */
 	if (r_enter < 0 && err && *err && (*err)->exit_code == ST_EXIT_EXEC)
-		return exec_not_started(c, argv[0], t != NULL, err);
+		return exec_not_started(c, argv[0], err);
 	if (r_enter < 0)
 		return st_error_prefix(err, "%s %s", verb, ct->ctid);
 	j = calloc(1, sizeof(*j));
@@ -478,14 +259,12 @@ int ct_do_exec(struct daemon *d, struct ct *ct, struct conn *c, json_t *args, bo
 	}
 	j->next = d->execs;
 	d->execs = j;
-	if (t) {
-		struct exec_tty *tt = take_ptr(t);
-
-		tt->j = j;
-		tt->next = ttys;
-		ttys = tt;
-		tty_pump(d, tt); /* into epoll */
-	}
+	/* a tty request learns which terminal the shell has: the container's
+	 * (its master comes along, the client relays it) or the client's own */
+	if (tty && reply_event_fd(c, json_pack("{s:s,s:b}", "event", "tty", "pty", pty_master >= 0),
+				  pty_master) < 0)
+		st_debug("%s %s: the client went away", verb, ct->ctid);
+	closep(&pty_master); /* the client's alone: its end hangs the shell up */
 	c->refs++;
 	/* the client's fds are the process's now; ours are not needed */
 	conn_done(c);
@@ -542,21 +321,11 @@ int ct_start_wait(struct daemon *d, struct ct *ct, struct conn *c, struct st_err
 
 void exec_on_exit(struct daemon *d, struct exec_job *j)
 {
-	struct exec_tty *t;
 	siginfo_t si = { 0 };
 	int code = -1;
 
-	/* j may be an enter's relay (its terminal has news) */
-	if (tty_lookup(j, &t))
-		return; /* a relay that ended in this batch of events */
-	if (t)
-		tty_pump(d, t);
-	if (t && (void *)t == (void *)j)
-		return; /* the end is for the job's own pidfd event, which frees it */
 	if (waitid((idtype_t)P_PIDFD, (id_t)j->w.fd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
 		return; /* not yet */
-	if (t)
-		tty_finish(d, t);
 	if (si.si_code == CLD_EXITED)
 		code = si.si_status;
 	else

@@ -56,7 +56,8 @@ void daemon_notify(struct daemon *d, const char *fmt, ...)
 
 /* ---- replies ---- */
 
-static int send_line(struct conn *c, json_t *j)
+/* One line to the client; fd >= 0 travels with its first byte (SCM_RIGHTS). */
+static int send_line(struct conn *c, json_t *j, int fd)
 {
 	_cleanup_free_ char *s = NULL;
 	size_t len, off = 0;
@@ -78,7 +79,27 @@ static int send_line(struct conn *c, json_t *j)
 		s[len] = '\0';
 	}
 	while (off < len) {
-		ssize_t w = send(c->w.fd, s + off, len - off, MSG_NOSIGNAL);
+		union {
+			char b[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} u;
+		struct iovec iov = { s + off, len - off };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+		ssize_t w;
+
+		if (fd >= 0 && off == 0) {
+			struct cmsghdr *cm;
+
+			memset(&u, 0, sizeof(u));
+			msg.msg_control = u.b;
+			msg.msg_controllen = sizeof(u.b);
+			cm = CMSG_FIRSTHDR(&msg);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		}
+		w = sendmsg(c->w.fd, &msg, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0) {
@@ -98,7 +119,7 @@ int reply_ok(struct conn *c, json_t *result)
 
 	if (!j)
 		return -ENOMEM;
-	r = send_line(c, j);
+	r = send_line(c, j, -1);
 	json_decref(j);
 	return r;
 }
@@ -114,14 +135,19 @@ int reply_error(struct conn *c, const struct st_error *err)
 		return -ENOMEM;
 	if (err)
 		st_debug("reply to pid %d: error %d: %s", (int)c->pid, err->exit_code, err->msg);
-	r = send_line(c, j);
+	r = send_line(c, j, -1);
 	json_decref(j);
 	return r;
 }
 
 int reply_event(struct conn *c, json_t *event)
 {
-	int r = send_line(c, event);
+	return reply_event_fd(c, event, -1);
+}
+
+int reply_event_fd(struct conn *c, json_t *event, int fd)
+{
+	int r = event ? send_line(c, event, fd) : -ENOMEM;
 
 	json_decref(event);
 	return r;

@@ -383,3 +383,57 @@ Test(cli_e2e, console_ring_mapped_and_unmapped)
 	for (size_t i = 0; i < n; i++)
 		cr_assert_neq(hits[i], ring + off, "the ring is still mapped after destroy");
 }
+
+/* Read the terminal into buf until it shows what (10 s at most). */
+static bool pty_wait_for(int master, const char *what, char *buf, size_t size, size_t *got)
+{
+	for (int i = 0; i < 100; i++) {
+		struct pollfd p = { .fd = master, .events = POLLIN };
+		ssize_t n;
+
+		buf[*got] = '\0';
+		if (strstr(buf, what))
+			return true;
+		if (*got >= size - 1 || poll(&p, 1, 100) <= 0)
+			continue;
+		n = read(master, buf + *got, size - 1 - *got);
+		if (n > 0)
+			*got += (size_t)n;
+	}
+	buf[*got] = '\0';
+	return strstr(buf, what) != NULL;
+}
+
+/* kill -9 of the daemon ends no enter session: the client holds the
+ * container's pty and relays it itself, the shell goes on, answers, and
+ * its `exit` ends strata (0: its exit code went with the daemon). */
+Test(cli_e2e, enter_outlives_a_daemon_restart)
+{
+	int master = -1, status = 0;
+	char buf[16384];
+	size_t got = 0;
+	pid_t pid;
+
+	need_daemon();
+	make_ct(CT, true);
+	pid = strata_on_pty("enter", &master);
+	cr_assert(pty_wait_for(master, "entered into CT " CT, buf, sizeof(buf), &got), "%s", buf);
+	cr_assert_eq(write(master, "echo before-$((40+1))\n", 22), 22);
+	cr_assert(pty_wait_for(master, "before-41", buf, sizeof(buf), &got), "%s", buf);
+
+	du_daemon_kill9();
+	bool told = pty_wait_for(master, "session goes on", buf, sizeof(buf), &got);
+	bool typed = write(master, "echo alive-$((40+2))\n", 21) == 21;
+	bool alive = pty_wait_for(master, "alive-42", buf, sizeof(buf), &got);
+
+	du_daemon_start(); /* the container is found again, whatever came of the session */
+	cr_assert(told && typed, "strata did not say the daemon went away:\n%s", buf);
+	cr_assert(alive, "the shell did not answer after the daemon's end:\n%s", buf);
+	cr_assert_eq(write(master, "exit 7\n", 7), 7);
+	cr_assert(pty_until_exit(master, pid, &status, buf, sizeof(buf), &got),
+		  "strata enter did not end after `exit`:\n%s", buf);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d:\n%s", status, buf);
+	_cleanup_free_ char *out = NULL, *err = NULL;
+	cr_assert_eq(strata(&out, &err, "status", CT), 0, "%s", err);
+	cr_assert_str_eq(out, "CTID " CT " exist mounted running\n");
+}

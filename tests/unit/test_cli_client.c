@@ -127,6 +127,7 @@ struct peer {
 	int nfds;
 	bool fds_work;
 	const char *reply;
+	int send_fd; /* > 0: goes with the reply's first byte (SCM_RIGHTS) */
 };
 
 static void *peer_main(void *data)
@@ -160,7 +161,23 @@ static void *peer_main(void *data)
 	}
 	/* the reply arrives in pieces to exercise line buffering */
 	size_t len = strlen(p->reply), half = len / 2;
-	(void)!write(conn, p->reply, half);
+	if (p->send_fd > 0) {
+		char fbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+		struct iovec fiov = { .iov_base = (void *)p->reply, .iov_len = half };
+		struct msghdr fm = { .msg_iov = &fiov,
+				     .msg_iovlen = 1,
+				     .msg_control = fbuf,
+				     .msg_controllen = sizeof(fbuf) };
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&fm);
+
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &p->send_fd, sizeof(int));
+		(void)!sendmsg(conn, &fm, 0);
+	} else {
+		(void)!write(conn, p->reply, half);
+	}
 	usleep(20000);
 	(void)!write(conn, p->reply + half, len - half);
 	close(conn);
@@ -230,6 +247,49 @@ Test(client, round_trip_with_fds_and_events)
 	cr_assert_str_eq(got, "via-fd");
 	close(pipefd[0]);
 	close(pipefd[1]);
+}
+
+/* An event may carry an fd (enter's pty): st_client_read_some() steps
+ * through the lines as a polling caller reads them, the fd is the
+ * caller's, and the final reply ends the steps. */
+Test(client, an_event_hands_over_an_fd)
+{
+	struct peer p = { .reply = "{\"event\":\"tty\",\"pty\":true}\n"
+				   "{\"ok\":true,\"result\":{\"exit_code\":0}}\n" };
+	struct st_client *c = NULL;
+	int pipefd[2], r, steps = 0, fd;
+	pthread_t th;
+	json_t *res = NULL, *req = json_pack("{s:s}", "verb", "enter");
+	char got[8] = { 0 };
+
+	listen_here();
+	cr_assert_eq(pipe2(pipefd, O_CLOEXEC), 0);
+	p.send_fd = pipefd[1];
+	pthread_create(&th, NULL, peer_main, &p);
+	cr_assert_eq(st_client_connect(sock_path, &c, &err), 0);
+	cr_assert_eq(st_client_send(c, req, NULL, 0, &err), 0);
+	cr_assert_eq(st_client_take_fd(c), -1);
+	events_seen = 0;
+	while ((r = st_client_read_some(c, count_event, "tty", &res, &err)) > 0)
+		steps++;
+	pthread_join(th, NULL);
+	json_decref(req);
+	cr_assert_eq(r, 0, "%s", err ? err->msg : "");
+	cr_assert_geq(steps, 1); /* the reply came in two pieces */
+	cr_assert_eq(events_seen, 1);
+	fd = st_client_take_fd(c);
+	cr_assert_geq(fd, 0);
+	cr_assert_neq(fd, pipefd[1]);
+	cr_assert_eq(st_client_take_fd(c), -1);
+	close(pipefd[1]);
+	cr_assert_eq(write(fd, "pty", 3), 3);
+	close(fd);
+	cr_assert_eq(read(pipefd[0], got, sizeof(got) - 1), 3);
+	cr_assert_str_eq(got, "pty");
+	close(pipefd[0]);
+	cr_assert(st_client_closed(c) || st_client_read_some(c, NULL, NULL, NULL, &err) < 0);
+	json_decref(res);
+	st_client_free(c);
 }
 
 Test(client, error_reply_carries_exit_code)
