@@ -211,21 +211,35 @@ Test(daemon, exec_with_tty_and_template_in_use)
 	cr_assert_eq(ptsname_r(master, name, sizeof(name)), 0);
 	slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	cr_assert_geq(slave, 0);
+	/* the command's terminal is a new pty of the container, whose master
+	 * comes in the "tty" event (stratad(8)): its output is read there */
+	int ct_master = -1;
 	{
 		_cleanup_error_ struct st_error *err = NULL;
+		_cleanup_client_ struct st_client *c = NULL;
 		json_t *req = json_pack("{s:s,s:s,s:{s:[s,s],s:b}}", "verb", "exec", "ctid", "9142",
 					"args", "argv", "/bin/testinit", "hostname", "tty", 1);
 		json_t *res = NULL;
-		int fds[3] = { slave, slave, slave };
-		cr_assert_eq(st_client_call(du.sock, req, fds, 3, NULL, NULL, &res, &err), 0, "%s",
-			     err ? err->msg : "");
+		int fds[3] = { slave, slave, slave }, r;
+
+		cr_assert_eq(st_client_connect(du.sock, &c, &err), 0);
+		cr_assert_eq(st_client_send(c, req, fds, 3, &err), 0);
+		while ((r = st_client_read_some(c, NULL, NULL, &res, &err)) > 0)
+			if (ct_master < 0)
+				ct_master = st_client_take_fd(c);
+		if (ct_master < 0)
+			ct_master = st_client_take_fd(c);
+		cr_assert_eq(r, 0, "%s", err ? err->msg : "");
 		cr_assert_eq(json_integer_value(json_object_get(res, "exit_code")), 0);
 		json_decref(req);
 		json_decref(res);
 	}
+	cr_assert_geq(ct_master, 0, "no pty master came with the reply");
 	char buf[256] = "";
-	ssize_t n = read(master, buf, sizeof(buf) - 1);
-	cr_assert_gt(n, 0, "nothing on the tty");
+	ssize_t n = read(ct_master, buf, sizeof(buf) - 1);
+	cr_assert_gt(n, 0, "nothing on the container's tty");
+	cr_assert_not_null(strstr(buf, "9142"), "%s", buf);
+	close(ct_master);
 	close(slave);
 	close(master);
 
