@@ -128,9 +128,12 @@ int ct_checkpoint_guest_prepare(const char *root, uid_t uid, gid_t gid, struct s
 bool ct_checkpoint_exists(const char *images_dir);
 /* Remove a checkpoint (and a stale `.tmp`); a missing one is not an error. */
 int ct_checkpoint_remove(const char *images_dir, struct st_error **err);
-/* The same without waiting: images_dir is renamed away at once and removed
- * by a forked child (the caller reaps it, or its subreaper does). */
-int ct_checkpoint_remove_async(const char *images_dir, struct st_error **err);
+/* The same without waiting: images_dir (and its `.tmp`) renamed away at
+ * once to *gone (*gone_tmp), NULL where there was none, whose removal is the
+ * caller's (stratad's closer thread). A name that cannot be renamed is an
+ * error and stays where it is. */
+int ct_checkpoint_retire(const char *images_dir, char **gone, char **gone_tmp,
+			 struct st_error **err);
 
 /* The tail of a CRIU log: its last `max` lines starting with "Error", else
  * its last `max` lines, joined with "; ". malloc'd, NULL if unreadable. */

@@ -146,27 +146,37 @@ int ct_checkpoint_remove(const char *images_dir, struct st_error **err)
 	return 0;
 }
 
-int ct_checkpoint_remove_async(const char *images_dir, struct st_error **err)
+int ct_checkpoint_retire(const char *images_dir, char **gone, char **gone_tmp,
+			 struct st_error **err)
 {
 	static unsigned seq;
-	_cleanup_free_ char *gone = NULL;
-	pid_t pid;
+	const char *from[2] = { images_dir, NULL };
+	_cleanup_free_ char *tmp = NULL;
+	char **to[2] = { gone, gone_tmp };
 
-	/* out of the way at once: images_dir no longer holds a checkpoint */
-	if (asprintf(&gone, "%s.gone.%d.%u", images_dir, (int)getpid(), seq++) < 0)
-		return ct_checkpoint_remove(images_dir, err);
-	if (rename(images_dir, gone) < 0)
-		return errno == ENOENT ? 0 : ct_checkpoint_remove(images_dir, err);
-	pid = fork();
-	if (pid < 0) {
-		ckpt_rm_rf(gone);
-		return 0;
+	*gone = *gone_tmp = NULL;
+	if (asprintf(&tmp, "%s.tmp", images_dir) < 0)
+		return st_error_set(err, ENOMEM, "remove checkpoint `%s`", images_dir);
+	from[1] = tmp;
+	for (int i = 0; i < 2; i++) {
+		/* out of the way at once: images_dir no longer holds a checkpoint */
+		if (asprintf(to[i], "%s.gone.%d.%u", images_dir, (int)getpid(), seq++) < 0) {
+			free(*gone);
+			*gone = NULL;
+			return st_error_set(err, ENOMEM, "remove checkpoint `%s`", images_dir);
+		}
+		if (rename(from[i], *to[i]) == 0)
+			continue;
+		int e = errno;
+
+		free(*to[i]);
+		*to[i] = NULL;
+		if (e != ENOENT) {
+			free(*gone);
+			*gone = NULL;
+			return st_error_set(err, e, "remove checkpoint `%s`", from[i]);
+		}
 	}
-	if (pid == 0) {
-		(void)!nice(10);
-		_exit(ckpt_rm_rf(gone) < 0 ? 1 : 0);
-	}
-	st_debug("removing checkpoint `%s` in the background (pid %d)", gone, (int)pid);
 	return 0;
 }
 

@@ -38,37 +38,26 @@ static int dumpfile_allowed(const char *verb, struct ct *ct, uid_t uid,
 	return 0;
 }
 
-int ct_req_suspend(struct daemon *d, struct ct *ct, uid_t uid, json_t *args, json_t **result,
+int ct_req_suspend(struct daemon *d, struct ct *ct, struct conn *c, json_t *args, json_t **result,
 		   struct st_error **err)
 {
 	struct ct_ckpt_opts o;
-	_cleanup_free_ char *dir = NULL;
 
 	ckpt_opts_from(args, &o);
-	if (dumpfile_allowed("suspend", ct, uid, &o, err) < 0)
+	if (dumpfile_allowed("suspend", ct, c->uid, &o, err) < 0)
 		return -1;
-	if (ct_do_suspend_opts(d, ct, &o, err) < 0)
-		return -1;
-	dir = o.dumpfile ? strdup(o.dumpfile) : ct_dump_dir(d, ct);
-	/* frozen_ms: from the freeze to the kill, what a migration is judged by */
-	*result = json_pack("{s:s?, s:f, s:f, s:I}", "dumpfile", dir, "total_ms", o.total_ms,
-			    "frozen_ms", o.frozen_ms, "image_bytes", (json_int_t)o.image_bytes);
-	return 0;
+	return ct_ckpt_request(d, ct, c, true, &o, result, err);
 }
 
-int ct_req_resume(struct daemon *d, struct ct *ct, uid_t uid, json_t *args, json_t **result,
+int ct_req_resume(struct daemon *d, struct ct *ct, struct conn *c, json_t *args, json_t **result,
 		  struct st_error **err)
 {
 	struct ct_ckpt_opts o;
-	_cleanup_free_ char *kept = NULL;
 
 	ckpt_opts_from(args, &o);
-	if (dumpfile_allowed("resume", ct, uid, &o, err) < 0)
+	if (dumpfile_allowed("resume", ct, c->uid, &o, err) < 0)
 		return -1;
-	if (ct_do_resume_opts(d, ct, &o, &kept, err) < 0)
-		return -1;
-	*result = json_pack("{s:s?}", "kept", kept);
-	return 0;
+	return ct_ckpt_request(d, ct, c, false, &o, result, err);
 }
 
 static json_t *all_entry(struct ct *ct, const char *status, const struct st_error *e)

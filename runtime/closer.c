@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cow-fs/cowfs.h"
@@ -178,18 +179,23 @@ void closer_stop(void)
 	queue_stop(&removals);
 }
 
-void closer_sweep_retired(const char *private_dir)
+void closer_sweep_retired(const char *private_dir, const char *dumps_dir)
 {
-	_cleanup_closedir_ DIR *d = private_dir ? opendir(private_dir) : NULL;
-	struct dirent *e;
+	const char *dirs[] = { private_dir, dumps_dir };
 
-	while (d && (e = readdir(d))) {
-		char *p = NULL;
+	for (size_t i = 0; i < 2; i++) {
+		_cleanup_closedir_ DIR *d = dirs[i] ? opendir(dirs[i]) : NULL;
+		struct dirent *e;
 
-		if (!cowfs_private_is_retired(e->d_name) ||
-		    asprintf(&p, "%s/%s", private_dir, e->d_name) < 0)
-			continue;
-		st_info("removing `%s`, left by a destroy", p);
-		closer_remove(p);
+		while (d && (e = readdir(d))) {
+			char *p = NULL;
+
+			if (!(i == 0 ? cowfs_private_is_retired(e->d_name)
+				     : strstr(e->d_name, ".gone.") != NULL) ||
+			    asprintf(&p, "%s/%s", dirs[i], e->d_name) < 0)
+				continue;
+			st_info("removing `%s`, left by a destroy or resume", p);
+			closer_remove(p);
+		}
 	}
 }

@@ -129,6 +129,7 @@ struct ct {
 	/* a start worker is on it (the container is locked): a SIGHUP reload
 	 * leaves its config alone */
 	bool starting;
+	bool checkpointing; /* a suspend or resume runs CRIU (on a worker) */
 };
 
 struct tmpl_store;
@@ -270,6 +271,11 @@ void start_pool_stop(struct daemon *d);
 int start_pool_submit(struct daemon *d, struct ct *ct, struct conn *c, bool wait,
 		      struct st_error **err);
 void start_pool_on_done(struct daemon *d);
+/* Run work(data) on a worker, then fin(d, data, ran) on the loop (ran
+ * false: cancelled at shutdown before a worker took it). False, nothing
+ * queued: no pool (one worker), or shutting down; the caller runs it. */
+bool pool_submit_work(struct daemon *d, void (*work)(void *data),
+		      void (*fin)(struct daemon *d, void *data, bool ran), void *data);
 /* Answer the starts no worker has begun: the daemon is shutting down. */
 void start_pool_cancel_queued(struct daemon *d);
 bool start_pool_idle(struct daemon *d);
@@ -291,8 +297,9 @@ int ct_root_let_go(struct daemon *d, struct ct *ct, const char *root, struct st_
  * and removes the tree; closer_stop does what is queued and ends. */
 uint64_t closer_put(int fd);
 void closer_remove(char *path);
-/* At start: what destroys of an earlier daemon left in PRIVATE_DIR. */
-void closer_sweep_retired(const char *private_dir);
+/* At start: what destroys of an earlier daemon left in PRIVATE_DIR, and
+ * destroys and resumes in STATE_DIR/dumps (`*.gone.*`). */
+void closer_sweep_retired(const char *private_dir, const char *dumps_dir);
 void closer_wait(uint64_t ticket);
 void closer_stop(void);
 
@@ -354,12 +361,19 @@ int ct_do_suspend_opts(struct daemon *d, struct ct *ct, struct ct_ckpt_opts *o,
 int ct_do_resume_opts(struct daemon *d, struct ct *ct, const struct ct_ckpt_opts *o, char **kept,
 		      struct st_error **err);
 
+/* A client's suspend or resume of locked ct: CRIU on a start worker, 1 (the
+ * reply and the unlock come from the loop when it is done); without a pool,
+ * done here: 0 with *result, or -1. */
+int ct_ckpt_request(struct daemon *d, struct ct *ct, struct conn *c, bool suspend,
+		    const struct ct_ckpt_opts *o, json_t **result, struct st_error **err);
+
 /* ckpt_host.c (checkpoint area): requests, --all, VE_STOP_MODE=suspend,
  * child subreaper */
-/* uid: the client's; only root may name a --dumpfile directory */
-int ct_req_suspend(struct daemon *d, struct ct *ct, uid_t uid, json_t *args, json_t **result,
+/* only root may name a --dumpfile directory; 1: answered later
+ * (ct_ckpt_request) */
+int ct_req_suspend(struct daemon *d, struct ct *ct, struct conn *c, json_t *args, json_t **result,
 		   struct st_error **err);
-int ct_req_resume(struct daemon *d, struct ct *ct, uid_t uid, json_t *args, json_t **result,
+int ct_req_resume(struct daemon *d, struct ct *ct, struct conn *c, json_t *args, json_t **result,
 		  struct st_error **err);
 int ct_req_ckpt_all(struct daemon *d, bool suspend, json_t *args, json_t **result,
 		    struct st_error **err);

@@ -215,7 +215,7 @@ static int run_verb(struct daemon *d, struct conn *c, const struct verb *v, cons
 		return r < 0 ? r : 1;
 	}
 	if (!strcmp(n, "suspend"))
-		return ct_req_suspend(d, ct, c->uid, args, result, err);
+		return ct_req_suspend(d, ct, c, args, result, err);
 	if (!strcmp(n, "suspend-all") || !strcmp(n, "resume-all"))
 		return ct_req_ckpt_all(d, n[0] == 's', args, result, err);
 	if (!strcmp(n, "rebase"))
@@ -225,7 +225,7 @@ static int run_verb(struct daemon *d, struct conn *c, const struct verb *v, cons
 	if (!strcmp(n, "clone"))
 		return ct_do_clone(d, ct, args, result, err);
 	if (!strcmp(n, "resume"))
-		return ct_req_resume(d, ct, c->uid, args, result, err);
+		return ct_req_resume(d, ct, c, args, result, err);
 	return st_error_setx(err, ST_EXIT_PROTOCOL, 0, "unknown verb `%s`", n);
 }
 

@@ -172,6 +172,9 @@ int ct_do_exec(struct daemon *d, struct ct *ct, struct conn *c, json_t *args, bo
 	if (ct->run != CT_RUNNING)
 		return st_error_setx(err, ST_EXIT_NOTRUNNING, 0, "%s %s: container is not running",
 				     verb, ct->ctid);
+	if (ct->checkpointing)
+		return st_error_setx(err, ST_EXIT_LOCKED, 0, "%s %s: container is being suspended",
+				     verb, ct->ctid);
 	if (c->nfds != 3)
 		return st_error_setx(err, ST_EXIT_PROTOCOL, 0,
 				     "%s %s: the request must carry 3 fds (stdin, stdout, stderr) "

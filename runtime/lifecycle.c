@@ -239,9 +239,16 @@ int ct_do_destroy(struct daemon *d, struct ct *ct, struct st_error **err)
 	}
 #ifdef HAVE_CT_CHECKPOINT
 	{
+		/* a big checkpoint's images are removed by the closer's thread */
 		_cleanup_free_ char *dump = ct_dump_dir(d, ct);
-		if (dump && ct_checkpoint_remove(dump, err) < 0)
+		char *gone, *gone_tmp;
+
+		if (dump && ct_checkpoint_retire(dump, &gone, &gone_tmp, err) < 0)
 			return st_error_prefix(err, "destroy %s", ct->ctid);
+		if (dump) {
+			closer_remove(gone);
+			closer_remove(gone_tmp);
+		}
 	}
 #endif
 	if (unlink(conf_path) < 0 && errno != ENOENT)

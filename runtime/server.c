@@ -559,7 +559,13 @@ int daemon_init(struct daemon *d, struct g_config *g, struct st_error **err)
 
 	if (ct_registry_load(d, err) < 0)
 		return -1;
-	closer_sweep_retired(g->private_dir);
+	{
+		_cleanup_free_ char *dumps = NULL;
+
+		if (asprintf(&dumps, "%s/dumps", g->state_dir) < 0)
+			dumps = NULL;
+		closer_sweep_retired(g->private_dir, dumps);
+	}
 	ct_adopt_all(d);
 	layer_holds_load(d);
 	view_start(d);

@@ -40,6 +40,11 @@ struct start_job {
 	int r;
 	struct ksal_spawned sp;
 	struct st_error *err;
+	/* a job of another kind (pool_submit_work): work() on a worker,
+	 * without the daemon lock; fin() on the loop (ran false: cancelled) */
+	void (*work)(void *data);
+	void (*fin)(struct daemon *d, void *data, bool ran);
+	void *data;
 	struct start_job *next;
 };
 
@@ -123,7 +128,11 @@ static void *worker_main(void *arg)
 
 		j->ran = true;
 		j->next = NULL;
-		j->r = ct_start_run(p->d, j->ct, &j->sp, &later, &j->err);
+		later = -1;
+		if (j->work)
+			j->work(j->data);
+		else
+			j->r = ct_start_run(p->d, j->ct, &j->sp, &later, &j->err);
 
 		pthread_mutex_lock(&p->qlock);
 		*p->done_tail = j;
@@ -237,6 +246,16 @@ bool start_pool_idle(struct daemon *d)
 	return !d->pool || d->pool->busy == 0;
 }
 
+static void pool_queue(struct start_pool *p, struct start_job *j)
+{
+	p->busy++;
+	pthread_mutex_lock(&p->qlock);
+	*p->queue_tail = j;
+	p->queue_tail = &j->next;
+	pthread_cond_signal(&p->qcond);
+	pthread_mutex_unlock(&p->qlock);
+}
+
 int start_pool_submit(struct daemon *d, struct ct *ct, struct conn *c, bool wait,
 		      struct st_error **err)
 {
@@ -254,13 +273,23 @@ int start_pool_submit(struct daemon *d, struct ct *ct, struct conn *c, bool wait
 	j->wait = wait;
 	c->refs++;
 	ct->starting = true;
-	p->busy++;
-	pthread_mutex_lock(&p->qlock);
-	*p->queue_tail = j;
-	p->queue_tail = &j->next;
-	pthread_cond_signal(&p->qcond);
-	pthread_mutex_unlock(&p->qlock);
+	pool_queue(p, j);
 	return 1;
+}
+
+bool pool_submit_work(struct daemon *d, void (*work)(void *data),
+		      void (*fin)(struct daemon *d, void *data, bool ran), void *data)
+{
+	struct start_pool *p = d->pool;
+	struct start_job *j;
+
+	if (!p || d->quit || !(j = calloc(1, sizeof(*j))))
+		return false;
+	j->work = work;
+	j->fin = fin;
+	j->data = data;
+	pool_queue(p, j);
+	return true;
 }
 
 /* On the loop: commit or undo a job, reply, unlock, and let the client go on. */
@@ -270,6 +299,13 @@ static void job_finish(struct daemon *d, struct start_job *j)
 	struct ct *ct = j->ct;
 	struct conn *c = j->c;
 	int r = j->r;
+
+	if (j->fin) {
+		d->pool->busy--;
+		j->fin(d, j->data, j->ran);
+		free(j);
+		return;
+	}
 
 	ct->starting = false;
 	d->pool->busy--;
@@ -357,7 +393,7 @@ void start_pool_stop(struct daemon *d)
 	watch_del(d, &p->w);
 	for (struct start_job *j = p->done, *next; j; j = next) {
 		next = j->next;
-		if (j->r == 0 && j->sp.pidfd >= 0)
+		if (!j->work && j->r == 0 && j->sp.pidfd >= 0)
 			close(j->sp.pidfd); /* the init runs on, as after kill -9 */
 		st_error_freep(&j->err);
 		free(j);

@@ -30,6 +30,7 @@
 #include <criterion/criterion.h>
 
 #include "ksal/cleanup.h"
+#include "ksal/error.h"
 #include "tests/helpers/daemonutil.h"
 #include "tests/helpers/testutil.h"
 
@@ -629,6 +630,76 @@ static void suspend_resume_cycle(int fd, const char *tag)
 	assert_memory_intact();
 	assert_init_is_daemon_child();
 	tcp_echo(fd, tag);
+}
+
+/* The daemon serves while CRIU writes 512 MiB: `list` answers within
+ * 300 ms all along (the dump takes about a second; on the loop, a list
+ * waited for all of it), an exec meanwhile is refused as locked (9), and
+ * the resume finds everything as it was. */
+Test(ckpt_daemon, the_loop_serves_while_criu_runs)
+{
+	_cleanup_free_ char *outp = path_in("suspend.out"), *out = NULL;
+	double worst = 0;
+	int lists = 0, refused = 0, status;
+	pid_t pid;
+	long c0;
+	int fd;
+
+	need_root();
+	start_daemon("keep");
+	make_ct(512);
+	wait_guest();
+	fd = tcp_connect();
+	tcp_echo(fd, "before");
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		dup2(o, 1);
+		dup2(o, 2);
+		alarm(60);
+		execl(STRATA_CLI_PATH, "strata", "--socket", du.sock, "suspend", CT, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		_cleanup_free_ char *l = NULL, *e = NULL;
+		double t0 = now_s(), dt;
+		int r = strata(&l, "list", "-a", "-H", "-o", "ctid");
+
+		dt = now_s() - t0;
+		cr_assert_eq(r, 0, "list during the suspend: %s", l);
+		if (dt > worst)
+			worst = dt;
+		lists++;
+		r = strata(&e, "exec", CT, "true");
+		/* still suspending once exec answered: it was refused, not run */
+		if (waitpid(pid, &status, WNOHANG) == 0) {
+			cr_assert_eq(r, ST_EXIT_LOCKED, "exec during the suspend: %d %s", r, e);
+			cr_assert_not_null(strstr(e, "being suspended"), "%s", e);
+			refused++;
+		} else {
+			break;
+		}
+		usleep(20000);
+	}
+	out = tu_read_file(outp);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "suspend: %d %s", status, out);
+	cr_log_info("%d lists during the suspend, the slowest %.0f ms", lists, worst * 1000);
+	cr_assert_geq(lists, 2, "the suspend was over before a second list (%s)", out);
+	cr_assert_geq(refused, 1);
+	cr_assert_lt(worst, 0.3, "a list waited %.0f ms for the suspend", worst * 1000);
+	c0 = counter();
+	assert_status("down suspended");
+	free(out);
+	cr_assert_eq(strata(&out, "resume", CT), 0, "resume: %s", out);
+	assert_status("running");
+	assert_counter_continues(c0);
+	assert_counter_moves(c0);
+	assert_memory_intact();
+	assert_init_is_daemon_child();
+	tcp_echo(fd, "after");
+	close(fd);
 }
 
 /* kill -9 of stratad, a new one re-adopts the container: its init's console

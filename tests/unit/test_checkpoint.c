@@ -200,6 +200,46 @@ Test(checkpoint, only_a_marked_dir_is_a_checkpoint)
 	cr_assert_eq(ct_checkpoint_remove(dir, &e), 0, "removing twice is fine");
 }
 
+/* A retire renames the checkpoint and its stale .tmp away at once (the
+ * daemon's closer removes them later): the CTID holds no checkpoint any
+ * more, the names say where the images went, and nothing is lost yet. */
+Test(checkpoint, a_retired_checkpoint_is_out_of_the_way)
+{
+	_cleanup_free_ char *dir = NULL, *gone = NULL, *gone_tmp = NULL, *dumps = NULL;
+	_cleanup_free_ char *page = NULL;
+	struct st_error *e = NULL;
+	struct stat st;
+
+	cr_assert(asprintf(&dumps, "%s/dumps", g_dir) > 0);
+	cr_assert(asprintf(&dir, "%s/9398", dumps) > 0);
+	mkdir(dumps, 0700);
+	cr_assert_eq(ct_checkpoint_retire(dir, &gone, &gone_tmp, &e), 0, "nothing to retire");
+	cr_assert_null(gone);
+	cr_assert_null(gone_tmp);
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	free(write_tmp("dumps/9398/" CT_CKPT_MARKER, "ctid 9398\n"));
+	{
+		_cleanup_free_ char *tmp = NULL;
+
+		cr_assert(asprintf(&tmp, "%s.tmp", dir) > 0);
+		cr_assert_eq(mkdir(tmp, 0700), 0);
+	}
+	free(write_tmp("dumps/9398.tmp/pages-1.img", "x"));
+	cr_assert(ct_checkpoint_exists(dir));
+	cr_assert_eq(ct_checkpoint_retire(dir, &gone, &gone_tmp, &e), 0, "%s", e ? e->msg : "");
+	cr_assert(!ct_checkpoint_exists(dir));
+	cr_assert_neq(lstat(dir, &st), 0);
+	cr_assert_not_null(gone);
+	cr_assert_not_null(gone_tmp);
+	cr_assert_not_null(strstr(gone, "/dumps/9398.gone."), "%s", gone);
+	cr_assert(ct_checkpoint_exists(gone), "the images are not lost before the removal");
+	cr_assert(asprintf(&page, "%s/pages-1.img", gone_tmp) > 0);
+	cr_assert_eq(stat(page, &st), 0);
+	cr_assert_str_neq(gone, gone_tmp);
+	cr_assert_eq(ct_checkpoint_remove(gone, &e), 0);
+	cr_assert_eq(ct_checkpoint_remove(gone_tmp, &e), 0);
+}
+
 /* ---- a hung-up console in the images (checkpoint_tty.c) ---- */
 
 #include <sys/ioctl.h>
