@@ -71,45 +71,139 @@ static json_t *all_entry(struct ct *ct, const char *status, const struct st_erro
 	return o;
 }
 
-/* suspend-all / resume-all: every running / suspended container not locked
- * by another request. {"containers": [{ctid, status: suspended|resumed|
- * failed, error, exit}]} */
-int ct_req_ckpt_all(struct daemon *d, bool suspend, json_t *args, json_t **result,
-		    struct st_error **err)
+static bool all_wants(struct daemon *d, struct ct *ct, bool suspend)
 {
-	json_t *arr = json_array();
-	struct ct_ckpt_opts o;
+	return suspend ? ct->run == CT_RUNNING : ct_is_suspended(d, ct);
+}
 
-	if (!arr)
-		return st_error_set(err, ENOMEM, "%s --all", suspend ? "suspend" : "resume");
-	ckpt_opts_from(args, &o);
-	o.dumpfile = NULL; /* per container: the default place */
-	for (struct ct *ct = d->cts; ct; ct = ct->next) {
+/*
+ * suspend-all / resume-all: every running / suspended container not locked
+ * by another request, one after the other. {"containers": [{ctid, status:
+ * suspended|resumed|failed, error, exit}]}. With start workers CRIU runs
+ * on them, a container at a time, and the loop serves between and during.
+ */
+struct ckpt_all {
+	struct conn *c;
+	bool suspend;
+	struct ct_ckpt_opts o;
+	char **ctids; /* the containers there were at the request, in turn */
+	size_t n, next;
+	json_t *arr;
+	bool waiting; /* for a worker */
+	bool stepping;
+};
+
+static void all_free(struct ckpt_all *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->ctids[i]);
+	free(a->ctids);
+	json_decref(a->arr);
+	free(a);
+}
+
+static void all_record(struct ckpt_all *a, struct ct *ct, int r, const struct st_error *e)
+{
+	json_array_append_new(a->arr, all_entry(ct,
+						r < 0	     ? "failed"
+						: a->suspend ? "suspended"
+							     : "resumed",
+						r < 0 ? e : NULL));
+}
+
+static void all_done(struct daemon *d, struct ct *ct, void *data, int r, struct st_error *err,
+		     json_t *result);
+
+/* Go on with the next containers; true once every one had its turn. */
+static bool all_step(struct daemon *d, struct ckpt_all *a)
+{
+	const char *verb = a->suspend ? "suspend" : "resume";
+
+	a->stepping = true;
+	while (!a->waiting && a->next < a->n) {
 		_cleanup_error_ struct st_error *e = NULL;
-		_cleanup_free_ char *kept = NULL;
+		struct ct *ct = ct_find(d, a->ctids[a->next++]);
+		json_t *res = NULL;
 		int r;
 
-		if (suspend ? ct->run != CT_RUNNING : !ct_is_suspended(d, ct))
-			continue;
+		if (!ct || ct->destroyed || !all_wants(d, ct, a->suspend))
+			continue; /* gone, or done by someone else meanwhile */
 		if (ct->locked) {
 			st_error_setx(&e, ST_EXIT_LOCKED, 0,
-				      "%s %s: container is locked by another operation",
-				      suspend ? "suspend" : "resume", ct->ctid);
-			json_array_append_new(arr, all_entry(ct, "failed", e));
+				      "%s %s: container is locked by another operation", verb,
+				      ct->ctid);
+			all_record(a, ct, -1, e);
 			continue;
 		}
 		ct->locked = true;
-		r = suspend ? ct_do_suspend_opts(d, ct, &o, &e)
-			    : ct_do_resume_opts(d, ct, &o, &kept, &e);
+		a->waiting = true;
+		r = ct_ckpt_start(d, ct, a->suspend, &a->o, all_done, a, &res, &e);
+		if (r == 1)
+			continue; /* all_done() goes on */
+		a->waiting = false;
+		json_decref(res);
+		all_record(a, ct, r, e);
 		ct_unlock(d, ct);
-		json_array_append_new(arr, all_entry(ct,
-						     r < 0     ? "failed"
-						     : suspend ? "suspended"
-							       : "resumed",
-						     r < 0 ? e : NULL));
 	}
-	*result = json_pack("{s:o}", "containers", arr);
+	a->stepping = false;
+	return !a->waiting && a->next >= a->n;
+}
+
+static void all_done(struct daemon *d, struct ct *ct, void *data, int r, struct st_error *err,
+		     json_t *result)
+{
+	struct ckpt_all *a = data;
+	struct conn *c = a->c;
+
+	json_decref(result);
+	all_record(a, ct, r, err);
+	ct_unlock(d, ct);
+	a->waiting = false;
+	if (a->stepping || !all_step(d, a))
+		return;
+	reply_ok(c, json_pack("{s:O}", "containers", a->arr));
+	all_free(a);
+	conn_done(c);
+	conn_unref(c);
+}
+
+int ct_req_ckpt_all(struct daemon *d, struct conn *c, bool suspend, json_t *args, json_t **result,
+		    struct st_error **err)
+{
+	struct ckpt_all *a = calloc(1, sizeof(*a));
+	size_t n = 0;
+
+	if (a)
+		a->arr = json_array();
+	for (struct ct *ct = d->cts; ct; ct = ct->next)
+		n++;
+	if (!a || !a->arr || !(a->ctids = calloc(n + 1, sizeof(char *)))) {
+		if (a)
+			all_free(a);
+		return st_error_set(err, ENOMEM, "%s --all", suspend ? "suspend" : "resume");
+	}
+	a->c = c;
+	a->suspend = suspend;
+	ckpt_opts_from(args, &a->o);
+	a->o.dumpfile = NULL; /* per container: the default place */
+	for (struct ct *ct = d->cts; ct; ct = ct->next)
+		if (all_wants(d, ct, suspend) && (a->ctids[a->n] = strdup(ct->ctid)))
+			a->n++;
+	c->refs++;
+	if (!all_step(d, a))
+		return 1; /* all_done() answers */
+	c->refs--;
+	*result = json_pack("{s:O}", "containers", a->arr);
+	all_free(a);
 	return 0;
+}
+
+/* systemd's start or stop timeout, which VE_STOP_MODE=suspend's CRIU runs
+ * are part of, covers one container at a time */
+static void extend_timeout(struct daemon *d)
+{
+	daemon_notify(d, "EXTEND_TIMEOUT_USEC=%llu",
+		      150ULL * 1000000ULL); /* a CRIU step's timeout (120 s) and more */
 }
 
 /* ---- VE_STOP_MODE=suspend ---- */
@@ -142,6 +236,7 @@ void ct_suspend_for_shutdown(struct daemon *d)
 			continue;
 		}
 		ct->locked = true;
+		extend_timeout(d);
 		if (ct_do_suspend_opts(d, ct, &o, &e) < 0) {
 			st_warn("shutdown: %s (left running)", e->msg);
 			failed++;
@@ -173,6 +268,7 @@ void ct_resume_after_shutdown(struct daemon *d)
 			unlink(marker);
 			continue;
 		}
+		extend_timeout(d);
 		if (ct_do_resume_opts(d, ct, NULL, &kept, &e) < 0) {
 			st_warn("start: resume of %s suspended at shutdown: %s", ct->ctid, e->msg);
 			continue;

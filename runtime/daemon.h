@@ -361,6 +361,14 @@ int ct_do_suspend_opts(struct daemon *d, struct ct *ct, struct ct_ckpt_opts *o,
 int ct_do_resume_opts(struct daemon *d, struct ct *ct, const struct ct_ckpt_opts *o, char **kept,
 		      struct st_error **err);
 
+/* A suspend or resume of locked ct with CRIU on a start worker: 1, and
+ * done() on the loop when it has ended (r, err, and result, which done()
+ * owns); without a worker it runs here: 0 with *result, or -1. -1 also for
+ * a refusal before CRIU (not running, no checkpoint...): nothing to undo. */
+typedef void ct_ckpt_done_fn(struct daemon *d, struct ct *ct, void *data, int r,
+			     struct st_error *err, json_t *result);
+int ct_ckpt_start(struct daemon *d, struct ct *ct, bool suspend, const struct ct_ckpt_opts *o,
+		  ct_ckpt_done_fn *done, void *data, json_t **result, struct st_error **err);
 /* A client's suspend or resume of locked ct: CRIU on a start worker, 1 (the
  * reply and the unlock come from the loop when it is done); without a pool,
  * done here: 0 with *result, or -1. */
@@ -375,7 +383,7 @@ int ct_req_suspend(struct daemon *d, struct ct *ct, struct conn *c, json_t *args
 		   struct st_error **err);
 int ct_req_resume(struct daemon *d, struct ct *ct, struct conn *c, json_t *args, json_t **result,
 		  struct st_error **err);
-int ct_req_ckpt_all(struct daemon *d, bool suspend, json_t *args, json_t **result,
+int ct_req_ckpt_all(struct daemon *d, struct conn *c, bool suspend, json_t *args, json_t **result,
 		    struct st_error **err);
 void ct_suspend_for_shutdown(struct daemon *d);
 void ct_resume_after_shutdown(struct daemon *d);

@@ -217,7 +217,7 @@ static int run_verb(struct daemon *d, struct conn *c, const struct verb *v, cons
 	if (!strcmp(n, "suspend"))
 		return ct_req_suspend(d, ct, c, args, result, err);
 	if (!strcmp(n, "suspend-all") || !strcmp(n, "resume-all"))
-		return ct_req_ckpt_all(d, n[0] == 's', args, result, err);
+		return ct_req_ckpt_all(d, c, n[0] == 's', args, result, err);
 	if (!strcmp(n, "rebase"))
 		return ct_do_rebase(d, ct, args, result, err);
 	if (!strcmp(n, "rebase-all"))

@@ -3,9 +3,9 @@
  * suspend / resume: checkpoint a running container to
  * STATE_DIR/dumps/CTID with CRIU (runtime/checkpoint.c) and restore it.
  * The CRIU call itself runs in checkpoint.c's helper process with a timeout;
- * for a client's request it is waited for on a start worker, so the loop
- * goes on meanwhile; suspend-all, resume-all and VE_STOP_MODE=suspend at
- * shutdown wait on the loop, one container after the other.
+ * for a client's request (suspend-all and resume-all: one container after
+ * the other) it is waited for on a start worker, so the loop goes on
+ * meanwhile; VE_STOP_MODE=suspend at shutdown waits on the loop.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -118,7 +118,8 @@ static char *ckpt_dir_for(struct daemon *d, struct ct *ct, const struct ct_ckpt_
  */
 struct ckpt_op {
 	struct ct *ct;
-	struct conn *c; /* the request's (async) */
+	ct_ckpt_done_fn *done; /* on a worker: how it ends, on the loop */
+	void *data;
 	bool suspend, custom, keep;
 	char *dumpfile, *dir, *kept;
 	char *root; /* suspend: the root, for the guest's preparation */
@@ -479,8 +480,6 @@ static void op_fin(struct daemon *d, void *data, bool ran)
 {
 	struct ckpt_op *op = data;
 	_cleanup_error_ struct st_error *err = NULL;
-	struct ct *ct = op->ct;
-	struct conn *c = op->c;
 	int r;
 
 	if (!ran) {
@@ -488,40 +487,60 @@ static void op_fin(struct daemon *d, void *data, bool ran)
 		st_error_setx(&op->err, ST_EXIT_FAILED, 0, "stratad is shutting down");
 	}
 	r = op->suspend ? suspend_end(d, op, &err) : resume_end(d, op, &err);
-	if (ct->owner == c)
-		ct_unlock(d, ct);
-	if (r < 0)
-		reply_error(c, err);
-	else
-		reply_ok(c, op_result(op));
-	conn_done(c);
-	conn_unref(c);
+	op->done(d, op->ct, op->data, r, err, r == 0 ? op_result(op) : NULL);
 	op_free(op);
 }
 
-int ct_ckpt_request(struct daemon *d, struct ct *ct, struct conn *c, bool suspend,
-		    const struct ct_ckpt_opts *o, json_t **result, struct st_error **err)
+int ct_ckpt_start(struct daemon *d, struct ct *ct, bool suspend, const struct ct_ckpt_opts *o,
+		  ct_ckpt_done_fn *done, void *data, json_t **result, struct st_error **err)
 {
 	struct ckpt_op *op = op_new(ct, suspend, o);
 	int r;
 
 	if (!op)
 		return st_error_set(err, ENOMEM, "%s %s", suspend ? "suspend" : "resume", ct->ctid);
-	op->c = c;
+	op->done = done;
+	op->data = data;
 	r = suspend ? suspend_begin(d, op, err) : resume_begin(d, op, err);
 	if (r < 0) {
 		op_free(op);
 		return r;
 	}
-	if (pool_submit_work(d, op_work, op_fin, op)) {
-		c->refs++;
+	if (pool_submit_work(d, op_work, op_fin, op))
 		return 1;
-	}
 	op_work(op); /* one worker: on the loop */
 	r = suspend ? suspend_end(d, op, err) : resume_end(d, op, err);
 	if (r == 0)
 		*result = op_result(op);
 	op_free(op);
+	return r;
+}
+
+/* A client's request ends: the reply, the container to the next in line. */
+static void request_done(struct daemon *d, struct ct *ct, void *data, int r, struct st_error *err,
+			 json_t *result)
+{
+	struct conn *c = data;
+
+	if (ct->owner == c)
+		ct_unlock(d, ct);
+	if (r < 0)
+		reply_error(c, err);
+	else
+		reply_ok(c, result);
+	conn_done(c);
+	conn_unref(c);
+}
+
+int ct_ckpt_request(struct daemon *d, struct ct *ct, struct conn *c, bool suspend,
+		    const struct ct_ckpt_opts *o, json_t **result, struct st_error **err)
+{
+	int r;
+
+	c->refs++;
+	r = ct_ckpt_start(d, ct, suspend, o, request_done, c, result, err);
+	if (r != 1)
+		c->refs--; /* answered by the caller */
 	return r;
 }
 #else
@@ -556,12 +575,20 @@ int ct_do_resume_opts(struct daemon *d, struct ct *ct, const struct ct_ckpt_opts
 	return ct_do_resume(d, ct, err);
 }
 
+int ct_ckpt_start(struct daemon *d, struct ct *ct, bool suspend, const struct ct_ckpt_opts *o,
+		  ct_ckpt_done_fn *done, void *data, json_t **result, struct st_error **err)
+{
+	(void)o;
+	(void)done;
+	(void)data;
+	(void)result;
+	return suspend ? ct_do_suspend(d, ct, err) : ct_do_resume(d, ct, err);
+}
+
 int ct_ckpt_request(struct daemon *d, struct ct *ct, struct conn *c, bool suspend,
 		    const struct ct_ckpt_opts *o, json_t **result, struct st_error **err)
 {
 	(void)c;
-	(void)o;
-	(void)result;
-	return suspend ? ct_do_suspend(d, ct, err) : ct_do_resume(d, ct, err);
+	return ct_ckpt_start(d, ct, suspend, o, NULL, NULL, result, err);
 }
 #endif

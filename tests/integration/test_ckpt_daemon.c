@@ -702,6 +702,43 @@ Test(ckpt_daemon, the_loop_serves_while_criu_runs)
 	close(fd);
 }
 
+/* suspend --all and resume --all go through every container, one after
+ * the other on a worker: both are suspended, then both run again, and the
+ * first one's memory and counter are intact. */
+Test(ckpt_daemon, all_of_them_in_turn)
+{
+	_cleanup_free_ char *out = NULL;
+	long c0;
+
+	need_root();
+	start_daemon("keep");
+	make_ct(64);
+	cr_assert_eq(strata(&out, "create", CT_ONBOOT, "--ostemplate", TEMPLATE), 0, "%s", out);
+	free(out);
+	cr_assert_eq(strata(&out, "start", CT_ONBOOT), 0, "%s", out);
+	free(out);
+	wait_guest();
+	cr_assert_eq(strata(&out, "suspend", "--all"), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "Container " CT " suspended"), "%s", out);
+	cr_assert_not_null(strstr(out, "Container " CT_ONBOOT " suspended"), "%s", out);
+	c0 = counter();
+	assert_status("down suspended");
+	free(out);
+	cr_assert_eq(strata(&out, "status", CT_ONBOOT), 0);
+	cr_assert_not_null(strstr(out, "suspended"), "%s", out);
+	free(out);
+	cr_assert_eq(strata(&out, "resume", "--all"), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "Container " CT " resumed"), "%s", out);
+	cr_assert_not_null(strstr(out, "Container " CT_ONBOOT " resumed"), "%s", out);
+	free(out);
+	cr_assert_eq(strata(&out, "status", CT_ONBOOT), 0);
+	cr_assert_not_null(strstr(out, "running"), "%s", out);
+	assert_status("running");
+	assert_counter_continues(c0);
+	assert_memory_intact();
+	assert_no_zombie_children();
+}
+
 /* kill -9 of stratad, a new one re-adopts the container: its init's console
  * is the old daemon's pty (hung up, the master died with that daemon), which
  * only the init's own fds tell; suspend and resume work as before, twice. */
