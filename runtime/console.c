@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,22 +16,16 @@
 #include "ksal/log.h"
 #include "runtime/daemon.h"
 
-int ct_console_open(struct daemon *d, struct ct *ct, int *slave, struct st_error **err)
-{
-	_cleanup_close_ int master = -EBADF, s = -EBADF;
-	_cleanup_free_ char *logpath = NULL;
-	char name[128];
+static void ring_put(struct ct *ct, const char *buf, size_t n);
 
-	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
-	if (master < 0)
-		return st_error_set(err, errno, "console: open /dev/ptmx");
-	if (unlockpt(master) < 0 || ptsname_r(master, name, sizeof(name)) != 0)
-		return st_error_set(err, errno, "console: unlock pty");
-	s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (s < 0)
-		return st_error_set(err, errno, "console: open `%s`", name);
-	if (ct->id_base && fchown(s, ct->id_base, ct->id_base + 5) < 0)
-		st_debug("console %s: chown: %s", ct->ctid, strerror(errno));
+/* The ring, the log (a fresh one, or the one that goes on) and the watch
+ * of a console whose master is (taken). */
+static int console_setup(struct daemon *d, struct ct *ct, int master, bool fresh,
+			 struct st_error **err)
+{
+	_cleanup_close_ int m = master;
+	_cleanup_free_ char *logpath = NULL;
+
 	if (!ct->ring) {
 		/* mapped, not malloc'd: only the pages written are resident
 		 * (from the heap it took the start's freed, touched temporaries:
@@ -46,19 +41,62 @@ int ct_console_open(struct daemon *d, struct ct *ct, int *slave, struct st_error
 	if (asprintf(&logpath, "%s/ct/%s.console.log", d->g->run_dir, ct->ctid) < 0)
 		return st_error_set(err, ENOMEM, "console log");
 	/* one boot per log: a fresh start begins a fresh log */
-	ct->console_log = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+	ct->console_log = open(
+		logpath, O_WRONLY | O_CREAT | (fresh ? O_TRUNC : 0) | O_APPEND | O_CLOEXEC, 0600);
 	if (ct->console_log < 0)
 		st_warn("console %s: open `%s`: %s", ct->ctid, logpath, strerror(errno));
-	ct->con_w.fd = take_fd(master);
+	ct->con_w.fd = take_fd(m);
 	if (watch_add(d, &ct->con_w, EPOLLIN) < 0) {
 		close(ct->con_w.fd);
 		ct->con_w.fd = -EBADF;
 		return st_error_set(err, errno, "console: epoll");
 	}
+	return 0;
+}
+
+int ct_console_open(struct daemon *d, struct ct *ct, int *slave, struct st_error **err)
+{
+	_cleanup_close_ int master = -EBADF, s = -EBADF;
+	char name[128];
+
+	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+	if (master < 0)
+		return st_error_set(err, errno, "console: open /dev/ptmx");
+	if (unlockpt(master) < 0 || ptsname_r(master, name, sizeof(name)) != 0)
+		return st_error_set(err, errno, "console: unlock pty");
+	s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (s < 0)
+		return st_error_set(err, errno, "console: open `%s`", name);
+	if (ct->id_base && fchown(s, ct->id_base, ct->id_base + 5) < 0)
+		st_debug("console %s: chown: %s", ct->ctid, strerror(errno));
+	if (console_setup(d, ct, take_fd(master), true, err) < 0)
+		return -1;
 	/* the daemon keeps a slave open too, so the master never sees a
 	 * hangup while the container reopens its console */
 	ct->console_slave = fcntl(s, F_DUPFD_CLOEXEC, 3);
 	*slave = take_fd(s);
+	return 0;
+}
+
+int ct_console_adopt(struct daemon *d, struct ct *ct, int master, const char *bytes, size_t len,
+		     struct st_error **err)
+{
+	if (fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK) < 0) {
+		close(master);
+		return st_error_set(err, errno, "console");
+	}
+	if (console_setup(d, ct, master, false, err) < 0)
+		return -1;
+	ct->console_slave = ioctl(ct->con_w.fd, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (ct->console_slave < 0)
+		st_debug("console %s: its slave: %s", ct->ctid, strerror(errno));
+	if (len) {
+		ring_put(ct, bytes, len);
+		if (ct->console_log >= 0 && write(ct->console_log, bytes, len) < 0)
+			st_debug("console %s: log: %s", ct->ctid, strerror(errno));
+	}
+	st_info("console of container %s kept across the restart (%zu bytes meanwhile)", ct->ctid,
+		len);
 	return 0;
 }
 

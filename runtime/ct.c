@@ -428,6 +428,7 @@ void ct_adopt_all(struct daemon *d)
 				st_error_freep(&err);
 			}
 			watch_add(d, &ct->init_w, EPOLLIN);
+			keeper_claim(d, ct); /* its console, if the keeper kept it */
 			st_info("adopted container %s (init pid %d)", ct->ctid, (int)ct->pid);
 		} else {
 			st_info("container %s stopped while stratad was down: cleaning up",

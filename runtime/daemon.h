@@ -168,6 +168,8 @@ struct daemon {
 	struct layer_hold *holds; /* template layers kept mounted by the daemon */
 	struct watch lxcfs_w;
 	struct start_pool *pool; /* NULL: every start on the loop */
+	int keeper_fd;		 /* the console keeper (keeper.c), -1: none */
+	struct kept_con *kept;	 /* consoles it gave back, not yet re-adopted */
 };
 
 /* server.c */
@@ -392,6 +394,22 @@ void daemon_reap_strays(struct daemon *d);
 
 /* console.c and exec.c */
 int ct_console_open(struct daemon *d, struct ct *ct, int *slave, struct st_error **err);
+/* A re-adopted container's console, from the keeper: its master (taken),
+ * and what it wrote while no daemon was there (ring and log). */
+int ct_console_adopt(struct daemon *d, struct ct *ct, int master, const char *bytes, size_t len,
+		     struct st_error **err);
+
+/* keeper.c: the console keeper, which holds every console's master across
+ * a daemon restart. keeper_connect at start (spawning it if none answers;
+ * the consoles it kept wait in d->kept), keeper_claim when a container is
+ * re-adopted, keeper_release_unclaimed after; keeper_put once a container
+ * runs (start, resume). keeper_main is `stratad --console-keeper SOCKET`. */
+struct kept_con;
+void keeper_connect(struct daemon *d);
+bool keeper_claim(struct daemon *d, struct ct *ct);
+void keeper_release_unclaimed(struct daemon *d);
+void keeper_put(struct daemon *d, struct ct *ct);
+int keeper_main(const char *path);
 void ct_console_close(struct daemon *d, struct ct *ct);
 void ct_on_console(struct daemon *d, struct ct *ct, uint32_t events);
 int ct_console_attach(struct daemon *d, struct ct *ct, struct conn *c, struct st_error **err);

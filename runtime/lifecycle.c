@@ -619,6 +619,7 @@ void ct_start_commit(struct daemon *d, struct ct *ct, const struct ksal_spawned 
 		st_warn("start %s: watch init pidfd: %s", ct->ctid, strerror(errno));
 	if (ct_state_write(d, ct, &err) < 0)
 		st_warn("start %s: %s", ct->ctid, err->msg);
+	keeper_put(d, ct);
 	st_info("started container %s (init pid %d)", ct->ctid, (int)ct->pid);
 }
 

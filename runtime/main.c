@@ -100,6 +100,9 @@ int main(int argc, char **argv)
 	struct daemon d;
 	int ready_fd = -1, c, r;
 
+	/* the console keeper (runtime/keeper.c), spawned by the daemon */
+	if (argc == 3 && !strcmp(argv[1], "--console-keeper"))
+		return keeper_main(argv[2]);
 	while ((c = getopt_long(argc, argv, "c:fdp:l:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':

@@ -506,6 +506,7 @@ int daemon_init(struct daemon *d, struct g_config *g, struct st_error **err)
 	memset(d, 0, sizeof(*d));
 	d->g = g;
 	d->seccomp_fd = -EBADF;
+	d->keeper_fd = -EBADF;
 	d->epfd = -EBADF;
 	d->listen_w.fd = d->signal_w.fd = d->watchdog_w.fd = d->lxcfs_w.fd = -EBADF;
 	d->notify = getenv("NOTIFY_SOCKET") != NULL;
@@ -566,7 +567,9 @@ int daemon_init(struct daemon *d, struct g_config *g, struct st_error **err)
 			dumps = NULL;
 		closer_sweep_retired(g->private_dir, dumps);
 	}
+	keeper_connect(d); /* the consoles kept across a restart */
 	ct_adopt_all(d);
+	keeper_release_unclaimed(d);
 	layer_holds_load(d);
 	view_start(d);
 	if (daemon_subreaper_init(err) < 0) /* checkpoint area */
@@ -747,6 +750,9 @@ void daemon_fini(struct daemon *d)
 {
 	start_pool_stop(d); /* daemon_run's already; daemon_init's failure */
 	closer_stop();	    /* stopped containers' roots gone before the layers */
+	keeper_release_unclaimed(d);
+	if (d->keeper_fd >= 0) /* the keeper reads the consoles until the next daemon */
+		close(d->keeper_fd);
 	view_stop(d);
 	if (count_running(d) == 0)
 		layer_unhold(d, NULL, 0);

@@ -422,6 +422,7 @@ static int resume_end(struct daemon *d, struct ckpt_op *op, struct st_error **er
 		if (ct_state_write(d, ct, &e2) < 0)
 			st_warn("resume %s: %s", ct->ctid, e2->msg);
 	}
+	keeper_put(d, ct);
 	ckpt_after_resume(d, ct, op->dir, op->keep, &op->kept);
 	st_info("resumed container %s (init pid %d, %.0f ms)", ct->ctid, (int)ct->pid,
 		op->res.total_ms);

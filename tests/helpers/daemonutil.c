@@ -15,6 +15,8 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -408,6 +410,35 @@ static void kill_lxcfs(void)
 	}
 }
 
+/* The console keeper (runtime/keeper.c) ends by itself once its daemon
+ * and its consoles are gone; one still there after a second is killed. Its
+ * pid: the peer of its listening socket. */
+static void kill_keeper(void)
+{
+	_cleanup_free_ char *path = NULL;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ucred cr = { 0 };
+	socklen_t l = sizeof(cr);
+	int fd;
+
+	if (asprintf(&path, "%s/run/consoles.sock", du.tmp) < 0 ||
+	    strlen(path) >= sizeof(sa.sun_path))
+		return;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &l) == 0 && cr.pid > 1) {
+		close(fd);
+		for (int i = 0; i < 20 && kill(cr.pid, 0) == 0; i++)
+			usleep(50000);
+		kill(cr.pid, SIGKILL);
+	} else {
+		close(fd);
+	}
+}
+
 /* Any init the state files still name. */
 static void kill_inits(void)
 {
@@ -490,6 +521,7 @@ void du_teardown(void)
 	du_daemon_kill9();
 	kill_lxcfs();
 	kill_inits();
+	kill_keeper();
 	unmount_all();
 	remove_cgroups();
 	tu_rm_rf(du.tmp);

@@ -437,3 +437,48 @@ Test(cli_e2e, enter_outlives_a_daemon_restart)
 	cr_assert_eq(strata(&out, &err, "status", CT), 0, "%s", err);
 	cr_assert_str_eq(out, "CTID " CT " exist mounted running\n");
 }
+
+/* kill -9 of the daemon keeps the console: the console keeper holds its
+ * master, reads what the container writes meanwhile (the writer does not
+ * block), and the next daemon takes both back: the log goes on with the
+ * bytes written while no daemon ran, and `strata console` attaches. */
+Test(cli_e2e, the_console_outlives_a_daemon_restart)
+{
+	_cleanup_free_ char *out = NULL, *err = NULL, *logp = NULL, *log = NULL;
+	char buf[16384];
+	size_t got = 0;
+	int master = -1, status = 0;
+	pid_t pid;
+	bool seen = false;
+
+	need_daemon();
+	make_ct(CT, true);
+	/* written in the container 1 s later, while no daemon runs */
+	cr_assert_eq(strata(&out, &err, "exec", CT,
+			    "(sleep 1; echo while-down-$((6*7)) >/dev/console) >/dev/null 2>&1 &"),
+		     0, "%s", err);
+	du_daemon_kill9();
+	usleep(1800000);
+	du_daemon_start();
+	free(out), free(err);
+	cr_assert_eq(strata(&out, &err, "exec", CT, "echo after-$((5*5)) >/dev/console"), 0, "%s",
+		     err);
+	cr_assert_geq(asprintf(&logp, "%s/run/ct/%s.console.log", du.tmp, CT), 0);
+	for (int i = 0; i < 100 && !seen; i++) {
+		free(log);
+		log = tu_read_file(logp);
+		seen = log && strstr(log, "after-25");
+		if (!seen)
+			usleep(20000);
+	}
+	cr_assert(seen, "the console log has no `after-25`: %s", log ? log : "(none)");
+	cr_assert_not_null(strstr(log, "while-down-42"),
+			   "what the console wrote without a daemon is lost: %s", log);
+	pid = strata_on_pty("console", &master);
+	cr_assert(pty_wait_for(master, "while-down-42", buf, sizeof(buf), &got),
+		  "console after the restart:\n%s", buf);
+	cr_assert_eq(write(master, "\033.", 2), 2);
+	cr_assert(pty_until_exit(master, pid, &status, buf, sizeof(buf), &got),
+		  "strata console did not detach");
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d:\n%s", status, buf);
+}
