@@ -170,6 +170,8 @@ struct daemon {
 	struct start_pool *pool; /* NULL: every start on the loop */
 	int keeper_fd;		 /* the console keeper (keeper.c), -1: none */
 	struct kept_con *kept;	 /* consoles it gave back, not yet re-adopted */
+	struct kept_con *puts;	 /* consoles to hand it when the loop is idle */
+	double puts_since;	 /* CLOCK_MONOTONIC ms of the oldest of them */
 };
 
 /* server.c */
@@ -409,6 +411,12 @@ void keeper_connect(struct daemon *d);
 bool keeper_claim(struct daemon *d, struct ct *ct);
 void keeper_release_unclaimed(struct daemon *d);
 void keeper_put(struct daemon *d, struct ct *ct);
+/* keeper_put only notes the container: the loop hands the keeper what it
+ * noted once it has been idle for 20 ms, or 200 ms after the oldest note
+ * (keeper_timeout: for epoll_wait; keeper_after_wait: with its result). */
+int keeper_timeout(const struct daemon *d);
+void keeper_after_wait(struct daemon *d, int n);
+void keeper_flush(struct daemon *d);
 int keeper_main(const char *path);
 void ct_console_close(struct daemon *d, struct ct *ct);
 void ct_on_console(struct daemon *d, struct ct *ct, uint32_t events);

@@ -416,19 +416,69 @@ lost:
 	d->keeper_fd = -1;
 }
 
+#define KEEPER_IDLE_MS 20
+#define KEEPER_LATEST_MS 200
+
+static double mono_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
 void keeper_put(struct daemon *d, struct ct *ct)
 {
-	char msg[128];
-	int fds[2] = { ct->con_w.fd, ct->init_w.fd };
-	int len;
+	struct kept_con *k;
 
-	if (d->keeper_fd < 0 || fds[0] < 0 || fds[1] < 0)
+	if (d->keeper_fd < 0 || !(k = calloc(1, sizeof(*k))))
 		return;
-	len = snprintf(msg, sizeof(msg), "put %s %" PRIu64, ct->ctid, ct->start_time);
-	if (msg_send(d->keeper_fd, msg, (size_t)len, fds, 2) < 0) {
-		st_warn("console keeper: %s; consoles end with this daemon", strerror(errno));
-		close(d->keeper_fd);
-		d->keeper_fd = -1;
+	snprintf(k->ctid, sizeof(k->ctid), "%s", ct->ctid);
+	k->start_time = ct->start_time;
+	k->master = -1;
+	if (!d->puts)
+		d->puts_since = mono_ms();
+	k->next = d->puts;
+	d->puts = k;
+}
+
+int keeper_timeout(const struct daemon *d)
+{
+	if (!d->puts)
+		return -1;
+	return mono_ms() - d->puts_since >= KEEPER_LATEST_MS ? 0 : KEEPER_IDLE_MS;
+}
+
+void keeper_after_wait(struct daemon *d, int n)
+{
+	if (d->puts && (n == 0 || mono_ms() - d->puts_since >= KEEPER_LATEST_MS))
+		keeper_flush(d);
+}
+
+void keeper_flush(struct daemon *d)
+{
+	while (d->puts) {
+		struct kept_con *k = d->puts;
+		struct ct *ct = ct_find(d, k->ctid);
+		char msg[128];
+		int len;
+
+		d->puts = k->next;
+		/* still the run it was noted for */
+		if (d->keeper_fd >= 0 && ct && ct->run == CT_RUNNING &&
+		    ct->start_time == k->start_time && ct->con_w.fd >= 0 && ct->init_w.fd >= 0) {
+			int fds[2] = { ct->con_w.fd, ct->init_w.fd };
+
+			len = snprintf(msg, sizeof(msg), "put %s %" PRIu64, ct->ctid,
+				       ct->start_time);
+			if (msg_send(d->keeper_fd, msg, (size_t)len, fds, 2) < 0) {
+				st_warn("console keeper: %s; consoles end with this daemon",
+					strerror(errno));
+				close(d->keeper_fd);
+				d->keeper_fd = -1;
+			}
+		}
+		free(k);
 	}
 }
 
@@ -452,6 +502,12 @@ bool keeper_claim(struct daemon *d, struct ct *ct)
 
 void keeper_release_unclaimed(struct daemon *d)
 {
+	while (d->puts) {
+		struct kept_con *k = d->puts;
+
+		d->puts = k->next;
+		free(k);
+	}
 	while (d->kept) {
 		struct kept_con *k = d->kept;
 

@@ -666,8 +666,11 @@ int daemon_run(struct daemon *d)
 		}
 		/* the workers take the daemon lock only while the loop waits */
 		daemon_loop_unlock(d);
-		n = epoll_wait(d->epfd, evs, ARRAY_SIZE(evs), -1);
+		/* the console keeper gets its copies once the loop is idle, off
+		 * every start's path */
+		n = epoll_wait(d->epfd, evs, ARRAY_SIZE(evs), keeper_timeout(d));
 		daemon_loop_lock(d);
+		keeper_after_wait(d, n);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -750,6 +753,7 @@ void daemon_fini(struct daemon *d)
 {
 	start_pool_stop(d); /* daemon_run's already; daemon_init's failure */
 	closer_stop();	    /* stopped containers' roots gone before the layers */
+	keeper_flush(d);
 	keeper_release_unclaimed(d);
 	if (d->keeper_fd >= 0) /* the keeper reads the consoles until the next daemon */
 		close(d->keeper_fd);

@@ -457,8 +457,9 @@ Test(cli_e2e, the_console_outlives_a_daemon_restart)
 	cr_assert_eq(strata(&out, &err, "exec", CT,
 			    "(sleep 1; echo while-down-$((6*7)) >/dev/console) >/dev/null 2>&1 &"),
 		     0, "%s", err);
+	usleep(300000); /* the keeper has the console 20-200 ms after the start */
 	du_daemon_kill9();
-	usleep(1800000);
+	usleep(1500000);
 	du_daemon_start();
 	free(out), free(err);
 	cr_assert_eq(strata(&out, &err, "exec", CT, "echo after-$((5*5)) >/dev/console"), 0, "%s",
