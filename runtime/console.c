@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ksal/cleanup.h"
@@ -78,6 +79,27 @@ int ct_console_open(struct daemon *d, struct ct *ct, int *slave, struct st_error
 	return 0;
 }
 
+/* The ring of a re-adopted console starts with the end of its log: what
+ * the console wrote before the restart is replayed as before it. */
+static void ring_from_log(struct daemon *d, struct ct *ct, size_t max)
+{
+	_cleanup_free_ char *logpath = NULL, *buf = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	struct stat st;
+	ssize_t n;
+	off_t from;
+
+	if (!max || asprintf(&logpath, "%s/ct/%s.console.log", d->g->run_dir, ct->ctid) < 0)
+		return;
+	fd = open(logpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size <= 0 || !(buf = malloc(max)))
+		return;
+	from = st.st_size > (off_t)max ? st.st_size - (off_t)max : 0;
+	n = pread(fd, buf, (size_t)(st.st_size - from), from);
+	if (n > 0)
+		ring_put(ct, buf, (size_t)n);
+}
+
 int ct_console_adopt(struct daemon *d, struct ct *ct, int master, const char *bytes, size_t len,
 		     struct st_error **err)
 {
@@ -87,6 +109,7 @@ int ct_console_adopt(struct daemon *d, struct ct *ct, int master, const char *by
 	}
 	if (console_setup(d, ct, master, false, err) < 0)
 		return -1;
+	ring_from_log(d, ct, CT_CONSOLE_RING > len ? CT_CONSOLE_RING - len : 0);
 	ct->console_slave = ioctl(ct->con_w.fd, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (ct->console_slave < 0)
 		st_debug("console %s: its slave: %s", ct->ctid, strerror(errno));

@@ -453,6 +453,9 @@ Test(cli_e2e, the_console_outlives_a_daemon_restart)
 
 	need_daemon();
 	make_ct(CT, true);
+	cr_assert_eq(strata(&out, &err, "exec", CT, "echo before-$((3*3)) >/dev/console"), 0, "%s",
+		     err);
+	free(out), free(err);
 	/* written in the container 1 s later, while no daemon runs */
 	cr_assert_eq(strata(&out, &err, "exec", CT,
 			    "(sleep 1; echo while-down-$((6*7)) >/dev/console) >/dev/null 2>&1 &"),
@@ -478,6 +481,9 @@ Test(cli_e2e, the_console_outlives_a_daemon_restart)
 	pid = strata_on_pty("console", &master);
 	cr_assert(pty_wait_for(master, "while-down-42", buf, sizeof(buf), &got),
 		  "console after the restart:\n%s", buf);
+	/* the replay starts before the restart, as it did before it */
+	cr_assert_not_null(strstr(buf, "before-9"), "%s", buf);
+	cr_assert_lt(strstr(buf, "before-9"), strstr(buf, "while-down-42"), "%s", buf);
 	cr_assert_eq(write(master, "\033.", 2), 2);
 	cr_assert(pty_until_exit(master, pid, &status, buf, sizeof(buf), &got),
 		  "strata console did not detach");
