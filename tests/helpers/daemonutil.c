@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -26,6 +29,11 @@
 #include "tests/helpers/testutil.h"
 
 struct du_state du = { .pid = -1 };
+
+/* The guard: a child that cleans up for this process if it dies without
+ * du_teardown() (a Criterion timeout kills a test, and its .fini never
+ * runs). -1: none. */
+static pid_t guard = -1;
 
 /* json_decrefp() is jansson's (json_auto_t) */
 #define _cleanup_json_ __attribute__((cleanup(json_decrefp)))
@@ -48,6 +56,64 @@ static void isolate(const struct du_opts *opts)
 
 		cr_assert_eq(tu_run(lo_up, &out), 0, "ip link set lo up: %s", out ? out : "");
 	}
+}
+
+/* The pid of whoever listens on du.sock (the daemon, when the caller did
+ * not start it itself); -1 if none answers. */
+static pid_t socket_owner(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ucred cr = { .pid = -1 };
+	socklen_t l = sizeof(cr);
+	int fd;
+
+	if (!du.sock || strlen(du.sock) >= sizeof(sa.sun_path))
+		return -1;
+	strcpy(sa.sun_path, du.sock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &l) < 0)
+		cr.pid = -1;
+	close(fd);
+	return cr.pid > 1 ? cr.pid : -1;
+}
+
+static void guard_start(void)
+{
+	int pfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	pid_t pid;
+
+	if (pfd < 0)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		struct pollfd p = { .fd = pfd, .events = POLLIN };
+
+		prctl(PR_SET_NAME, "du-guard");
+		/* nothing of the test's (Criterion's pipes) is held open */
+		close_range(3, (unsigned)pfd - 1, 0);
+		close_range((unsigned)pfd + 1, ~0U, 0);
+		while (poll(&p, 1, -1) < 0 && errno == EINTR)
+			;
+		fprintf(stderr, "du-guard: test process died before its teardown: removing %s\n",
+			du.tmp);
+		du.pid = socket_owner();
+		du_teardown();
+		_exit(0);
+	}
+	close(pfd);
+	guard = pid;
+}
+
+static void guard_stop(void)
+{
+	if (guard <= 0)
+		return;
+	kill(guard, SIGKILL);
+	waitpid(guard, NULL, 0);
+	guard = -1;
 }
 
 void du_setup(const struct du_opts *opts)
@@ -89,6 +155,7 @@ void du_setup(const struct du_opts *opts)
 			       du.tmp, du.sock, du.subtree, STRATA_INIT_PATH),
 		      0);
 	cr_assert_eq(tu_write_file(du.conf, text), 0, "write `%s`", du.conf);
+	guard_start();
 }
 
 void du_conf_addf(const char *fmt, ...)
@@ -147,7 +214,10 @@ void du_daemon_kill9(void)
 {
 	if (du.pid > 0) {
 		kill(du.pid, SIGKILL);
-		waitpid(du.pid, NULL, 0);
+		/* the guard is not its parent: it waits for it to be gone */
+		if (waitpid(du.pid, NULL, 0) < 0)
+			for (int i = 0; i < 100 && kill(du.pid, 0) == 0; i++)
+				usleep(20000);
 	}
 	du.pid = -1;
 }
@@ -513,6 +583,7 @@ static void remove_cgroups(void)
 
 void du_teardown(void)
 {
+	guard_stop();
 	if (!du.tmp)
 		return;
 	if (du.sysfs)
