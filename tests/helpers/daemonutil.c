@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -552,6 +553,17 @@ static void unmount_all(void)
 }
 
 /* Every hierarchy's <subtree> and its children. */
+static int rmdir_cgroup(const char *path, const struct stat *st, int type, struct FTW *f)
+{
+	(void)st;
+	(void)f;
+	if (type == FTW_DP)
+		rmdir(path); /* a cgroup's control files go with it */
+	return 0;
+}
+
+/* The daemon's subtree in every hierarchy, deepest first: a systemd guest
+ * makes slices and scopes of its own below its container's cgroup. */
 static void remove_cgroups(void)
 {
 	_cleanup_closedir_ DIR *d = opendir("/sys/fs/cgroup");
@@ -561,23 +573,12 @@ static void remove_cgroups(void)
 		return;
 	while ((e = readdir(d))) {
 		_cleanup_free_ char *top = NULL;
-		_cleanup_closedir_ DIR *sd = NULL;
-		struct dirent *se;
 
 		if (e->d_name[0] == '.' ||
 		    asprintf(&top, "/sys/fs/cgroup/%s/%s", e->d_name, du.subtree) < 0)
 			continue;
-		if ((sd = opendir(top))) {
-			while ((se = readdir(sd))) {
-				_cleanup_free_ char *sub = NULL;
-
-				if (se->d_name[0] == '.' || se->d_type != DT_DIR ||
-				    asprintf(&sub, "%s/%s", top, se->d_name) < 0)
-					continue;
-				rmdir(sub);
-			}
-		}
-		rmdir(top);
+		if (access(top, F_OK) == 0)
+			nftw(top, rmdir_cgroup, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 	}
 }
 
