@@ -180,6 +180,14 @@ int daemon_run(struct daemon *d);
 void daemon_fini(struct daemon *d);
 int watch_add(struct daemon *d, struct watch *w, uint32_t events);
 void watch_del(struct daemon *d, struct watch *w);
+/* conn.c: connections of the API socket (the loop's W_LISTEN, W_CONN) */
+void on_accept(struct daemon *d);
+void on_conn(struct daemon *d, struct conn *c, uint32_t events);
+void conn_free(struct daemon *d, struct conn *c);
+void free_dead_conns(struct daemon *d);
+/* After an event batch: the requests that arrived while their connection
+ * was busy. */
+void conns_kick(struct daemon *d);
 int reply_ok(struct conn *c, json_t *result); /* steals result (may be NULL) */
 int reply_error(struct conn *c, const struct st_error *err);
 int reply_event(struct conn *c, json_t *event);
