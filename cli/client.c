@@ -10,6 +10,7 @@
 
 #include "cli/client.h"
 #include "ksal/cleanup.h"
+#include "ksal/fdpass.h"
 #include "ksal/log.h"
 #include "runtime/api.h"
 
@@ -97,7 +98,6 @@ int st_client_send(struct st_client *c, json_t *req, const int *fds, size_t nfds
 		   struct st_error **err)
 {
 	_cleanup_free_ char *line = NULL;
-	_cleanup_free_ char *cbuf = NULL;
 	size_t len, off = 0;
 
 	line = json_dumps(req, JSON_COMPACT);
@@ -112,28 +112,8 @@ int st_client_send(struct st_client *c, json_t *req, const int *fds, size_t nfds
 	st_trace("request: %.*s", (int)len - 1, line);
 
 	if (nfds > 0) {
-		size_t clen = CMSG_SPACE(sizeof(int) * nfds);
-		struct cmsghdr *cm;
+		ssize_t n = ksal_send_fds(c->fd, line, len, fds, nfds);
 
-		cbuf = calloc(1, clen);
-		if (!cbuf)
-			return st_error_set(err, ENOMEM, "send the request to stratad");
-		struct iovec iov = { .iov_base = line, .iov_len = len };
-		struct msghdr mh = {
-			.msg_iov = &iov,
-			.msg_iovlen = 1,
-			.msg_control = cbuf,
-			.msg_controllen = clen,
-		};
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-		ssize_t n;
-		do
-			n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
-		while (n < 0 && errno == EINTR);
 		if (n < 0)
 			return st_error_set(err, errno, "send the request to stratad at %s",
 					    c->path);
@@ -234,33 +214,10 @@ static ssize_t client_fill(struct st_client *c, struct st_error **err)
 		c->buf = nb;
 		c->cap = ncap;
 	}
-	struct iovec iov = { c->buf + c->len, c->cap - c->len };
-	union {
-		char b[CMSG_SPACE(sizeof(int) * CLIENT_MAX_RFDS)];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof(u.b)
-	};
-
-	do
-		n = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
+	n = ksal_recv_fds(c->fd, c->buf + c->len, c->cap - c->len, 0, c->rfds, &c->nrfds,
+			  CLIENT_MAX_RFDS);
 	if (n < 0)
 		return st_error_set(err, errno, "read the reply from stratad at %s", c->path);
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		int *fds = (int *)(void *)CMSG_DATA(cm);
-
-		for (size_t i = 0; i < k; i++) {
-			if (c->nrfds < CLIENT_MAX_RFDS)
-				c->rfds[c->nrfds++] = fds[i];
-			else
-				close(fds[i]);
-		}
-	}
 	c->len += (size_t)n;
 	if (n == 0)
 		c->eof = true;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ksal/cleanup.h"
+#include "ksal/fdpass.h"
 #include "ksal/log.h"
 #include "runtime/api.h"
 #include "runtime/daemon.h"
@@ -45,27 +46,10 @@ static int send_line(struct conn *c, json_t *j, int fd)
 		s[len] = '\0';
 	}
 	while (off < len) {
-		union {
-			char b[CMSG_SPACE(sizeof(int))];
-			struct cmsghdr align;
-		} u;
-		struct iovec iov = { s + off, len - off };
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-		ssize_t w;
+		/* fd (if any) goes with the first byte */
+		ssize_t w = ksal_send_fds(c->w.fd, s + off, len - off, &fd,
+					  fd >= 0 && off == 0 ? 1 : 0);
 
-		if (fd >= 0 && off == 0) {
-			struct cmsghdr *cm;
-
-			memset(&u, 0, sizeof(u));
-			msg.msg_control = u.b;
-			msg.msg_controllen = sizeof(u.b);
-			cm = CMSG_FIRSTHDR(&msg);
-			cm->cmsg_level = SOL_SOCKET;
-			cm->cmsg_type = SCM_RIGHTS;
-			cm->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-		}
-		w = sendmsg(c->w.fd, &msg, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0) {
@@ -313,15 +297,6 @@ static void conn_process_lines(struct daemon *d, struct conn *c)
 void on_conn(struct daemon *d, struct conn *c, uint32_t events)
 {
 	char buf[65536];
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 8)];
-		struct cmsghdr align;
-	} cbuf;
-	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
-	struct msghdr msg = { .msg_iov = &iov,
-			      .msg_iovlen = 1,
-			      .msg_control = cbuf.buf,
-			      .msg_controllen = sizeof(cbuf.buf) };
 	ssize_t n;
 
 	if (c->dead)
@@ -334,21 +309,10 @@ void on_conn(struct daemon *d, struct conn *c, uint32_t events)
 		}
 		return;
 	}
-	n = recvmsg(c->w.fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	n = ksal_recv_fds(c->w.fd, buf, sizeof(buf), MSG_DONTWAIT, c->fds, &c->nfds,
+			  ARRAY_SIZE(c->fds));
+	if (n < 0 && errno == EAGAIN)
 		return;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-			size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			int *fds = (int *)CMSG_DATA(cm);
-			for (size_t i = 0; i < k; i++) {
-				if (c->nfds < ARRAY_SIZE(c->fds))
-					c->fds[c->nfds++] = fds[i];
-				else
-					close(fds[i]);
-			}
-		}
-	}
 	if (n <= 0) {
 		conn_hangup(c);
 		return;

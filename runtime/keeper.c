@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "ksal/cleanup.h"
+#include "ksal/fdpass.h"
 #include "ksal/log.h"
 #include "runtime/daemon.h"
 
@@ -49,69 +50,18 @@ struct kept {
 	size_t len;
 };
 
-static ssize_t msg_send(int fd, const char *text, size_t len, const int *fds, size_t nfds)
-{
-	union {
-		char b[CMSG_SPACE(sizeof(int) * 2)];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { (void *)text, len };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t n;
-
-	if (nfds) {
-		struct cmsghdr *cm;
-
-		memset(&u, 0, sizeof(u));
-		m.msg_control = u.b;
-		m.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cm = CMSG_FIRSTHDR(&m);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
-	do
-		n = sendmsg(fd, &m, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	return n;
-}
-
 /* One datagram into buf (NUL-terminated), its fds into fds[2] (-1 if
  * none). 0 at EOF, -1 on error. */
 static ssize_t msg_recv(int fd, char *buf, size_t size, int fds[2])
 {
-	union {
-		char b[CMSG_SPACE(sizeof(int) * 4)];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { buf, size - 1 };
-	struct msghdr m = {
-		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof(u.b)
-	};
-	ssize_t n;
-	size_t k = 0;
+	size_t n = 0;
+	ssize_t r;
 
 	fds[0] = fds[1] = -1;
-	do
-		n = recvmsg(fd, &m, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); n >= 0 && cm; cm = CMSG_NXTHDR(&m, cm)) {
-		size_t c = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		int *p = (int *)(void *)CMSG_DATA(cm);
-
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (size_t i = 0; i < c; i++) {
-			if (k < 2)
-				fds[k++] = p[i];
-			else
-				close(p[i]);
-		}
-	}
-	if (n >= 0)
-		buf[n] = '\0';
-	return n;
+	r = ksal_recv_fds(fd, buf, size - 1, 0, fds, &n, 2);
+	if (r >= 0)
+		buf[r] = '\0';
+	return r;
 }
 
 /* ---- the keeper process ---- */
@@ -188,10 +138,10 @@ static void keeper_list(int conn, struct kept *v, size_t n)
 		int len = snprintf(out, 128, "con %s %" PRIu64 "\n", v[i].ctid, v[i].start_time);
 
 		memcpy(out + len, v[i].buf ? v[i].buf : "", v[i].len);
-		if (msg_send(conn, out, (size_t)len + v[i].len, &v[i].master, 1) >= 0)
+		if (ksal_send_fds(conn, out, (size_t)len + v[i].len, &v[i].master, 1) >= 0)
 			v[i].len = 0; /* the daemon has them */
 	}
-	msg_send(conn, "end", 3, NULL, 0);
+	ksal_send_fds(conn, "end", 3, NULL, 0);
 }
 
 static bool peer_is_root(int fd)
@@ -376,7 +326,7 @@ void keeper_connect(struct daemon *d)
 		d->keeper_fd = -1;
 		return;
 	}
-	if (msg_send(d->keeper_fd, "list", 4, NULL, 0) < 0)
+	if (ksal_send_fds(d->keeper_fd, "list", 4, NULL, 0) < 0)
 		goto lost;
 	for (;;) {
 		int fds[2];
@@ -471,7 +421,7 @@ void keeper_flush(struct daemon *d)
 
 			len = snprintf(msg, sizeof(msg), "put %s %" PRIu64, ct->ctid,
 				       ct->start_time);
-			if (msg_send(d->keeper_fd, msg, (size_t)len, fds, 2) < 0) {
+			if (ksal_send_fds(d->keeper_fd, msg, (size_t)len, fds, 2) < 0) {
 				st_warn("console keeper: %s; consoles end with this daemon",
 					strerror(errno));
 				close(d->keeper_fd);
