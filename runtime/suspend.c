@@ -249,33 +249,6 @@ static int suspend_end(struct daemon *d, struct ckpt_op *op, struct st_error **e
 	return 0;
 }
 
-int ct_do_suspend_opts(struct daemon *d, struct ct *ct, struct ct_ckpt_opts *o,
-		       struct st_error **err)
-{
-	struct ckpt_op *op = op_new(ct, true, o);
-	int r;
-
-	if (!op)
-		return st_error_set(err, ENOMEM, "suspend %s", ct->ctid);
-	r = suspend_begin(d, op, err);
-	if (r == 0) {
-		suspend_work(op);
-		r = suspend_end(d, op, err);
-	}
-	if (r == 0 && o) {
-		o->total_ms = op->res.total_ms;
-		o->frozen_ms = op->res.frozen_ms;
-		o->image_bytes = op->res.image_bytes;
-	}
-	op_free(op);
-	return r;
-}
-
-int ct_do_suspend(struct daemon *d, struct ct *ct, struct st_error **err)
-{
-	return ct_do_suspend_opts(d, ct, NULL, err);
-}
-
 /* After a resume: remove the images, or with --keep move the default
  * checkpoint aside to dumps/CTID.kept (a checkpoint at dumps/CTID would make
  * the container look suspended again); drop the --dumpfile link. */
@@ -429,20 +402,74 @@ static int resume_end(struct daemon *d, struct ckpt_op *op, struct st_error **er
 	return 0;
 }
 
+/* ---- the requests: CRIU on a start worker ---- */
+
+static int op_begin(struct daemon *d, struct ckpt_op *op, struct st_error **err)
+{
+	return op->suspend ? suspend_begin(d, op, err) : resume_begin(d, op, err);
+}
+
+static void op_work(void *data)
+{
+	struct ckpt_op *op = data;
+
+	if (op->suspend)
+		suspend_work(op);
+	else
+		resume_work(op);
+}
+
+static int op_end(struct daemon *d, struct ckpt_op *op, struct st_error **err)
+{
+	return op->suspend ? suspend_end(d, op, err) : resume_end(d, op, err);
+}
+
+/* The whole of a suspend or resume on this thread (the loop's, with the
+ * container locked): the op for its results, freed by the caller; *r. */
+static struct ckpt_op *op_run_here(struct daemon *d, struct ct *ct, bool suspend,
+				   const struct ct_ckpt_opts *o, int *r, struct st_error **err)
+{
+	struct ckpt_op *op = op_new(ct, suspend, o);
+
+	if (!op) {
+		*r = st_error_set(err, ENOMEM, "%s %s", suspend ? "suspend" : "resume", ct->ctid);
+		return NULL;
+	}
+	*r = op_begin(d, op, err);
+	if (*r == 0) {
+		op_work(op);
+		*r = op_end(d, op, err);
+	}
+	return op;
+}
+
+int ct_do_suspend_opts(struct daemon *d, struct ct *ct, struct ct_ckpt_opts *o,
+		       struct st_error **err)
+{
+	int r;
+	struct ckpt_op *op = op_run_here(d, ct, true, o, &r, err);
+
+	if (op && r == 0 && o) {
+		o->total_ms = op->res.total_ms;
+		o->frozen_ms = op->res.frozen_ms;
+		o->image_bytes = op->res.image_bytes;
+	}
+	op_free(op);
+	return r;
+}
+
+int ct_do_suspend(struct daemon *d, struct ct *ct, struct st_error **err)
+{
+	return ct_do_suspend_opts(d, ct, NULL, err);
+}
+
 int ct_do_resume_opts(struct daemon *d, struct ct *ct, const struct ct_ckpt_opts *o, char **kept,
 		      struct st_error **err)
 {
-	struct ckpt_op *op = op_new(ct, false, o);
 	int r;
+	struct ckpt_op *op = op_run_here(d, ct, false, o, &r, err);
 
-	if (!op)
-		return st_error_set(err, ENOMEM, "resume %s", ct->ctid);
-	r = resume_begin(d, op, err);
-	if (r == 0) {
-		resume_work(op);
-		r = resume_end(d, op, err);
-	}
-	if (r == 0)
+	if (op && r == 0)
 		*kept = take_ptr(op->kept);
 	op_free(op);
 	return r;
@@ -453,18 +480,6 @@ int ct_do_resume(struct daemon *d, struct ct *ct, struct st_error **err)
 	_cleanup_free_ char *kept = NULL;
 
 	return ct_do_resume_opts(d, ct, NULL, &kept, err);
-}
-
-/* ---- the requests: CRIU on a start worker ---- */
-
-static void op_work(void *data)
-{
-	struct ckpt_op *op = data;
-
-	if (op->suspend)
-		suspend_work(op);
-	else
-		resume_work(op);
 }
 
 static json_t *op_result(struct ckpt_op *op)
@@ -487,7 +502,7 @@ static void op_fin(struct daemon *d, void *data, bool ran)
 		op->r = -1;
 		st_error_setx(&op->err, ST_EXIT_FAILED, 0, "stratad is shutting down");
 	}
-	r = op->suspend ? suspend_end(d, op, &err) : resume_end(d, op, &err);
+	r = op_end(d, op, &err);
 	op->done(d, op->ct, op->data, r, err, r == 0 ? op_result(op) : NULL);
 	op_free(op);
 }
@@ -502,15 +517,15 @@ int ct_ckpt_start(struct daemon *d, struct ct *ct, bool suspend, const struct ct
 		return st_error_set(err, ENOMEM, "%s %s", suspend ? "suspend" : "resume", ct->ctid);
 	op->done = done;
 	op->data = data;
-	r = suspend ? suspend_begin(d, op, err) : resume_begin(d, op, err);
+	r = op_begin(d, op, err);
 	if (r < 0) {
 		op_free(op);
 		return r;
 	}
 	if (pool_submit_work(d, op_work, op_fin, op))
 		return 1;
-	op_work(op); /* one worker: on the loop */
-	r = suspend ? suspend_end(d, op, err) : resume_end(d, op, err);
+	op_work(op); /* no worker (one CPU, or shutting down): on the loop */
+	r = op_end(d, op, err);
 	if (r == 0)
 		*result = op_result(op);
 	op_free(op);
