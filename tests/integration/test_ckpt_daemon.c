@@ -101,7 +101,7 @@ Test(ckpt_daemon, three_cycles_counter_memory_tcp)
  * images) names CRIU's log. */
 Test(ckpt_daemon, failed_dump_keeps_running)
 {
-	_cleanup_free_ char *ro = path_in("ro"), *small = path_in("small");
+	_cleanup_free_ char *ro = du_path("/ro"), *small = du_path("/small");
 	_cleanup_free_ char *out = NULL, *dir = NULL;
 	long c0;
 
@@ -111,7 +111,7 @@ Test(ckpt_daemon, failed_dump_keeps_running)
 	wait_guest();
 	cr_assert_eq(mkdir(ro, 0700), 0);
 	cr_assert_eq(mount("stck-ro", ro, "tmpfs", MS_RDONLY, "size=1m"), 0);
-	dir = path_in("ro/img");
+	dir = du_path("/ro/img");
 	cr_assert_eq(strata(&out, "suspend", CT, "--dumpfile", dir), 16, "%s", out);
 	cr_assert_not_null(strstr(out, "Read-only file system"), "%s", out);
 	assert_status("running");
@@ -123,7 +123,7 @@ Test(ckpt_daemon, failed_dump_keeps_running)
 	cr_assert_eq(mount("stck-small", small, "tmpfs", 0, "size=8m"), 0);
 	free(dir);
 	free(out);
-	dir = path_in("small/img");
+	dir = du_path("/small/img");
 	cr_assert_eq(strata(&out, "chkpnt", CT, "--dumpfile", dir), 16, "%s", out);
 	cr_log_info("failed dump: %s", out);
 	cr_assert_not_null(strstr(out, "rror"), "no CRIU error in: %s", out);
@@ -139,7 +139,7 @@ Test(ckpt_daemon, failed_dump_keeps_running)
  * the container is still suspended, exit 17; a retry works. */
 Test(ckpt_daemon, failed_restore_keeps_images_and_retry_works)
 {
-	_cleanup_free_ char *out = NULL, *ckpt = path_in("state/dumps/%s/strata-ckpt", CT);
+	_cleanup_free_ char *out = NULL, *ckpt = du_path("/state/dumps/%s/strata-ckpt", CT);
 	long c0;
 
 	need_root();
@@ -166,15 +166,15 @@ Test(ckpt_daemon, failed_restore_keeps_images_and_retry_works)
 /* --dumpfile and --keep; suspend --all / resume --all. */
 Test(ckpt_daemon, dumpfile_keep_all)
 {
-	_cleanup_free_ char *out = NULL, *dir = path_in("mydump/img"), *marker = NULL;
-	_cleanup_free_ char *kept = path_in("state/dumps/%s.kept/strata-ckpt", CT);
+	_cleanup_free_ char *out = NULL, *dir = du_path("/mydump/img"), *marker = NULL;
+	_cleanup_free_ char *kept = du_path("/state/dumps/%s.kept/strata-ckpt", CT);
 	long c0;
 
 	need_root();
 	start_daemon("keep");
 	make_ct(16);
 	wait_guest();
-	marker = path_in("mydump/img/strata-ckpt");
+	marker = du_path("/mydump/img/strata-ckpt");
 	cr_assert_eq(strata(&out, "suspend", CT, "--dumpfile", dir), 0, "%s", out);
 	cr_assert_eq(access(marker, F_OK), 0, "no checkpoint in --dumpfile DIR");
 	assert_status("down suspended");
@@ -212,8 +212,8 @@ Test(ckpt_daemon, dumpfile_keep_all)
  * stratad resumes it; ONBOOT=yes containers start after a host boot. */
 Test(ckpt_daemon, stop_mode_suspend)
 {
-	_cleanup_free_ char *ckpt = path_in("state/dumps/%s/strata-ckpt", CT);
-	_cleanup_free_ char *onboot_done = path_in("run/onboot.done"), *out = NULL;
+	_cleanup_free_ char *ckpt = du_path("/state/dumps/%s/strata-ckpt", CT);
+	_cleanup_free_ char *onboot_done = du_path("/run/onboot.done"), *out = NULL;
 	int status;
 	long c0;
 
@@ -269,7 +269,7 @@ static void suspend_resume_cycle(int fd, const char *tag)
  * the resume finds everything as it was. */
 Test(ckpt_daemon, the_loop_serves_while_criu_runs)
 {
-	_cleanup_free_ char *outp = path_in("suspend.out"), *out = NULL;
+	_cleanup_free_ char *outp = du_path("/suspend.out"), *out = NULL;
 	double worst = 0;
 	int lists = 0, refused = 0, status;
 	pid_t pid;
@@ -422,8 +422,8 @@ Test(ckpt_daemon, systemd_routed_suspend_resume, .timeout = 240)
 {
 	const char *img = getenv("STCRIU_DEBIAN_IMAGE");
 	_cleanup_free_ char *out = NULL;
-	_cleanup_free_ char *dropin = path_in(
-		"private/%s/upper/etc/systemd/system/service.d/10-strata-checkpoint.conf", CT);
+	_cleanup_free_ char *dropin = du_path(
+		"/private/%s/upper/etc/systemd/system/service.d/10-strata-checkpoint.conf", CT);
 	_cleanup_free_ char *text = NULL;
 	int rc;
 

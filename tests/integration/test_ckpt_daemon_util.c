@@ -36,23 +36,10 @@
 
 #include "test_ckpt_daemon_util.h"
 
-char *path_in(const char *fmt, ...)
-{
-	_cleanup_free_ char *sub = NULL;
-	char *p = NULL;
-	va_list ap;
-
-	va_start(ap, fmt);
-	cr_assert_geq(vasprintf(&sub, fmt, ap), 0);
-	va_end(ap);
-	cr_assert_geq(asprintf(&p, "%s/%s", du.tmp, sub), 0);
-	return p;
-}
-
 /* Run argv, stdout+stderr captured into *out; the exit status. */
 int run(char **out, const char *const argv[])
 {
-	_cleanup_free_ char *outp = path_in("cmd.out");
+	_cleanup_free_ char *outp = du_path("/cmd.out");
 	int status;
 	pid_t pid = fork();
 
@@ -138,7 +125,7 @@ void need_root(void)
 /* Template: ckpt_guest as /sbin/init holding mib MiB, echo server on PORT. */
 void make_ct(int mib)
 {
-	_cleanup_free_ char *rootfs = path_in("rootfs"), *image = path_in("guest.sqfs");
+	_cleanup_free_ char *rootfs = du_path("/rootfs"), *image = du_path("/guest.sqfs");
 	_cleanup_free_ char *cmd = NULL, *out = NULL, *args = NULL, *argf = NULL;
 
 	cr_assert_geq(asprintf(&cmd,
@@ -148,7 +135,7 @@ void make_ct(int mib)
 		      0);
 	sh(cmd);
 	cr_assert_geq(asprintf(&args, "%d %d\n", mib, PORT), 0);
-	argf = path_in("rootfs/etc/ckpt_guest.args");
+	argf = du_path("/rootfs/etc/ckpt_guest.args");
 	cr_assert_eq(tu_write_file(argf, args), 0);
 	free(cmd);
 	cr_assert_geq(asprintf(&cmd, "mksquashfs %s %s -noappend -quiet -no-progress -all-root",
@@ -166,7 +153,7 @@ void make_ct(int mib)
 
 char *ct_file(const char *name)
 {
-	_cleanup_free_ char *p = path_in("root/%s/%s", CT, name);
+	_cleanup_free_ char *p = du_path("/root/%s/%s", CT, name);
 
 	return tu_read_file(p);
 }
@@ -186,7 +173,7 @@ long counter(void)
 	_cleanup_free_ char *c = ct_file("counter");
 
 	if (!c) {
-		_cleanup_free_ char *p = path_in("private/%s/upper/counter", CT);
+		_cleanup_free_ char *p = du_path("/private/%s/upper/counter", CT);
 		c = tu_read_file(p);
 	}
 	cr_assert_not_null(c, "no counter file");
@@ -211,8 +198,8 @@ void wait_guest(void)
 /* Ask the guest to checksum its memory again; assert it is unchanged. */
 void assert_memory_intact(void)
 {
-	_cleanup_free_ char *req = path_in("root/%s/mem.req", CT);
-	_cleanup_free_ char *nowp = path_in("root/%s/mem.now", CT);
+	_cleanup_free_ char *req = du_path("/root/%s/mem.req", CT);
+	_cleanup_free_ char *nowp = du_path("/root/%s/mem.now", CT);
 	_cleanup_free_ char *expected = ct_file("mem.expected"), *got = NULL;
 	double end = now_s() + 20;
 
@@ -376,7 +363,7 @@ void assert_no_zombie_children(void)
  * does it): they are gone soon after, nothing left in dumps/. */
 void assert_images_removed(void)
 {
-	_cleanup_free_ char *dumps = path_in("state/dumps");
+	_cleanup_free_ char *dumps = du_path("/state/dumps");
 	double end = now_s() + 10;
 
 	for (;;) {

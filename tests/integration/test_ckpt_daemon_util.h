@@ -17,8 +17,6 @@
 #define TEMPLATE "stck-guest"
 #define strata(out, ...) strata_v(out, __VA_ARGS__, NULL)
 
-/* A path under the daemon's temp dir (malloc'd). */
-char *path_in(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Run argv, stdout+stderr captured into *out; the exit status. */
 int run(char **out, const char *const argv[]);
 
